@@ -1,0 +1,44 @@
+# The course's two commands: `make lab` opens it, `make test` checks all of it.
+# Each creates .venv and installs the course on first use; later runs reuse it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8888
+EXTRAS ?= dev
+# JupyterLab refuses to run as root unless told; CI and containers run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test lint unit notebooks constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
+	@touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
+	  --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG)
+
+# Lint, the library's unit tests, then every notebook top to bottom.
+# Jupyter's config, data and workspace folders live in a throw-away directory.
+test: $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
+	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython" \
+	       MPLBACKEND=Agg MPLCONFIGDIR="$$tmp/mpl"; \
+	$(BIN)/ruff check . ; \
+	$(BIN)/python -m pytest tests ; \
+	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env \
+	  --timeout=600 -n 2 notebooks
+
+constraints: $(STAMP)
+	{ echo '# Exact versions `make test` last passed with (CI, Python 3.11, CPU). Regenerate on purpose: `make constraints`.'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^course[-_]lib' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; \
+	} > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data/cache

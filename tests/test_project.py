@@ -1,0 +1,99 @@
+"""The project's own promises: files agree with each other, notebooks are clean."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CONDA_TO_PIP = {"pytorch": "torch"}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
+    assert match, requirement
+    return _norm(match.group(1)), match.group(2).replace(" ", "")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    return dict(_split(r) for r in reqs)
+
+
+def _conda_requirements() -> dict[str, str]:
+    """Parse environment.yml's plain dependency lines (no YAML library needed)."""
+    reqs: dict[str, str] = {}
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("\ndependencies:\n", 1)[1].splitlines():
+        match = re.match(r"^  - ([A-Za-z0-9_.\-]+)([<>=!~].*)?$", line)
+        if match and match.group(1) not in ("python", "pip"):
+            name = CONDA_TO_PIP.get(match.group(1), match.group(1))
+            reqs[_norm(name)] = (match.group(2) or "").replace(" ", "")
+    return reqs
+
+
+def test_environment_yml_agrees_with_pyproject():
+    pip, conda = _pyproject_requirements(), _conda_requirements()
+    assert pip, "no requirements parsed from pyproject.toml"
+    assert set(conda) == set(pip), (
+        f"only in pyproject.toml: {sorted(set(pip) - set(conda))}; "
+        f"only in environment.yml: {sorted(set(conda) - set(pip))}"
+    )
+    differing = {k: (pip[k], conda[k]) for k in pip if pip[k] != conda[k]}
+    assert not differing, f"version ranges differ (pyproject, environment.yml): {differing}"
+
+
+def test_constraints_pin_every_direct_dependency_inside_its_range():
+    from packaging.requirements import Requirement
+
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[_norm(name)] = version
+    for name, spec in _pyproject_requirements().items():
+        assert name in pinned, f"{name} is a dependency but constraints.txt does not pin it"
+        assert Requirement(f"{name}{spec}").specifier.contains(pinned[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pinned[name]}, outside pyproject's range {spec}"
+        )
+
+
+def test_torch_range_keeps_the_cpu_build():
+    spec = _pyproject_requirements()["torch"]
+    assert "<2.14" in spec, f"torch range {spec!r} would let pip pick the multi-GB CUDA 2.14 build"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [
+        i
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; strip them"
+
+
+def test_notebooks_are_numbered_in_teaching_order():
+    names = [p.name for p in NOTEBOOKS]
+    assert names and names[0] == "00_start_here.ipynb"
+    numbers = [int(n[:2]) for n in names]
+    assert numbers == list(range(len(numbers))), f"gaps or repeats in lesson numbers: {names}"
+
+
+def test_readme_has_exactly_the_two_setup_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
