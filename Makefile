@@ -31,9 +31,9 @@ test: $(STAMP)
 	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython" \
 	       MPLBACKEND=Agg MPLCONFIGDIR="$$tmp/mpl"; \
 	$(BIN)/ruff check . ; \
-	$(BIN)/python -m pytest tests ; \
-	$(BIN)/python -m pytest -p no:randomly --nbval-lax --nbval-current-env \
-	  --timeout=600 -n 2 notebooks
+	$(BIN)/python -m pytest -m "not browser" tests ; \
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+	  --timeout=600 -n 2 --dist loadscope notebooks
 
 constraints: $(STAMP)
 	{ echo '# Exact versions `make test` last passed with (CI, Python 3.11, CPU). Regenerate on purpose: `make constraints`.'; \
