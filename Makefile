@@ -28,8 +28,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
-	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython" \
-	       MPLCONFIGDIR="$$tmp/mpl"; \
+	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
 	$(BIN)/ruff check . ; \
 	$(BIN)/python -m pytest -m "not browser" tests ; \
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env \
