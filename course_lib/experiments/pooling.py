@@ -1,0 +1,227 @@
+"""Lesson 03's two experiments: what a conv layer saves, and what max pooling ignores.
+
+1. **Parameters, conv vs fully connected.** A conv layer of ``n_filters`` filters of
+   size ``f x f x C`` has ``(f*f*C + 1) * n_filters`` parameters whatever the input's
+   height and width (10 filters of 3x3x3: 280). A fully connected layer that maps the
+   same ``n x n x C`` input to an output of the same size as the conv layer's needs a
+   weight for every (input, output) pair, so its count grows like ``n**4``.
+   :func:`conv_vs_fc_params` builds both layers as real ``torch.nn`` modules on the
+   ``meta`` device (shapes without memory, so even a 1000x1000 input costs nothing)
+   and counts their parameters with :func:`course_lib.shapes.count_params`.
+
+2. **Max pooling and a one-pixel shift.** Take pairs of ``size x size`` crops of an
+   image whose second crop is the first moved by exactly one pixel (right or down, at
+   random), pool both with a 2x2 window and stride 2, and count the pooled outputs
+   that come out identical (|difference| <= 1e-9). :func:`shift_unchanged_fractions`
+   measures that fraction for max, average and L2-norm pooling and, for contrast, for
+   the unpooled pixels themselves.
+
+   On independent random pixels the answer for max pooling is exactly 1/3 in
+   expectation: after the shift a window shares one of its two columns (or rows) with
+   the old window, and the two maxima agree exactly when the largest of the six
+   pixels involved sits in that shared column, which happens with probability 2/6.
+   Average and L2 pooling, whose outputs depend on every pixel of the window, almost
+   never stay the same. On photographs the max-pooled fraction is higher still.
+
+Source: the pooling discussion in the course seeds 003 and 004 (lesson 03).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from course_lib.ops import avg_pool2d, l2_pool2d, max_pool2d
+from course_lib.shapes import conv_output_size, count_params
+from course_lib.train import get_device
+
+__all__ = [
+    "POOLINGS",
+    "ParamRow",
+    "ShiftOutcome",
+    "conv_vs_fc_params",
+    "format_param_table",
+    "shift_unchanged_fractions",
+    "shifted_crop_pairs",
+]
+
+POOLINGS = ("max", "avg", "l2", "none")
+TOLERANCE = 1e-9
+
+
+# --------------------------------------------------------------------------------------
+# Experiment 1: parameters of a conv layer vs a fully connected layer
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParamRow:
+    """One input size ``n x n x in_channels`` and the two layers' parameter counts."""
+
+    size: int
+    in_channels: int
+    out_shape: tuple[int, int, int]  # (H, W, channels) of both layers' outputs
+    conv: int
+    fc: int
+
+    @property
+    def ratio(self) -> float:
+        """How many times more parameters the fully connected layer needs."""
+        return self.fc / self.conv
+
+
+def conv_vs_fc_params(
+    sizes: Sequence[int] = (6, 16, 32, 64, 128, 224, 1000),
+    *,
+    in_channels: int = 3,
+    n_filters: int = 10,
+    f: int = 3,
+) -> list[ParamRow]:
+    """Parameter counts of a conv layer and of a same-shaped fully connected layer.
+
+    For each ``n`` in ``sizes`` the input is ``n x n x in_channels``; the conv layer has
+    ``n_filters`` filters of ``f x f x in_channels`` (stride 1, no padding) plus one bias
+    each, so its output is ``(n-f+1) x (n-f+1) x n_filters``; the fully connected layer
+    maps the flattened input to the flattened output of that same size, with biases.
+    Both are ``torch.nn`` modules built on the ``meta`` device and counted by
+    :func:`course_lib.shapes.count_params`.
+    """
+    for name, value in (("in_channels", in_channels), ("n_filters", n_filters), ("f", f)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive int")
+    if not sizes:
+        raise ValueError("sizes=() is empty; give at least one input size")
+    rows = []
+    for n in sizes:
+        if not isinstance(n, int) or isinstance(n, bool) or n < f:
+            raise ValueError(f"size {n!r} must be an int >= the filter size f={f}")
+        out = conv_output_size(n, f)
+        conv = nn.Conv2d(in_channels, n_filters, f, device="meta")
+        fc = nn.Linear(n * n * in_channels, out * out * n_filters, device="meta")
+        rows.append(
+            ParamRow(n, in_channels, (out, out, n_filters), count_params(conv), count_params(fc))
+        )
+    return rows
+
+
+def format_param_table(rows: Sequence[ParamRow]) -> str:
+    """A plain-text table of :func:`conv_vs_fc_params` rows, one input size per line."""
+    head = f"{'input':>14} {'output':>16} {'conv params':>12} {'FC params':>20} {'FC / conv':>16}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        shape_in = f"{r.size}x{r.size}x{r.in_channels}"
+        shape_out = "x".join(str(d) for d in r.out_shape)
+        lines.append(
+            f"{shape_in:>14} {shape_out:>16} {r.conv:>12,} {r.fc:>20,} {r.ratio:>16,.0f}"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Experiment 2: how often a pooled output survives a one-pixel shift
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShiftOutcome:
+    """Fractions of outputs left exactly unchanged by a one-pixel shift, per pooling."""
+
+    source: str
+    n_pairs: int
+    size: int
+    kernel: int
+    fractions: dict[str, float]  # "max", "avg", "l2", "none" -> fraction in [0, 1]
+    n_outputs: dict[str, int]  # how many outputs each fraction is taken over
+
+    def summary(self) -> str:
+        f = self.fractions
+        return (
+            f"Experiment: on {self.n_pairs} pairs of {self.size}x{self.size} {self.source} "
+            f"crops shifted by one pixel, {self.kernel}x{self.kernel} max pooling left "
+            f"{f['max']:.1%} of its outputs unchanged, average pooling {f['avg']:.1%}, "
+            f"L2-norm pooling {f['l2']:.1%}, and without pooling {f['none']:.1%} of the "
+            "pixels were unchanged."
+        )
+
+
+def shifted_crop_pairs(
+    image: np.ndarray,
+    *,
+    n: int,
+    size: int,
+    seed: int,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` crop pairs ``(a, b)`` where ``b`` is ``a`` moved one pixel right or down.
+
+    ``image`` is ``(H, W, C)`` (a photo from :func:`course_lib.data.load_photo`, or
+    noise). Each pair's corner and direction are drawn from ``numpy``'s generator
+    seeded with ``seed``. Returns two float64 tensors of shape ``(n, C, size, size)``.
+    Cropping a larger image (instead of rolling a small one) makes ``b`` a true
+    translation: no pixel wraps round from the other edge.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3:
+        got = getattr(image, "shape", type(image).__name__)
+        raise ValueError(f"image must be a numpy array of shape (H, W, C), got {got}")
+    height, width, _ = image.shape
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n={n!r} must be a positive int")
+    if not isinstance(size, int) or size < 2 or size + 1 > min(height, width):
+        raise ValueError(
+            f"size={size!r} must be an int >= 2 that leaves room for a one-pixel shift "
+            f"inside the {height}x{width} image"
+        )
+    device = get_device() if device is None else torch.device(device)
+    rng = np.random.default_rng(seed)
+    first, second = [], []
+    for _ in range(n):
+        r = int(rng.integers(0, height - size))
+        c = int(rng.integers(0, width - size))
+        dy, dx = ((0, 1), (1, 0))[int(rng.integers(2))]
+        first.append(image[r : r + size, c : c + size])
+        second.append(image[r + dy : r + dy + size, c + dx : c + dx + size])
+
+    def stack(crops: list[np.ndarray]) -> torch.Tensor:
+        batch = torch.as_tensor(np.stack(crops), dtype=torch.float64)  # (N, H, W, C)
+        return batch.permute(0, 3, 1, 2).contiguous().to(device)  # (N, C, H, W)
+
+    return stack(first), stack(second)
+
+
+def _pool(x: torch.Tensor, kind: str, kernel: int) -> torch.Tensor:
+    if kind == "max":
+        return max_pool2d(x, kernel)
+    if kind == "avg":
+        return avg_pool2d(x, kernel)
+    if kind == "l2":
+        return l2_pool2d(x, kernel)
+    return x
+
+
+def shift_unchanged_fractions(
+    image: np.ndarray,
+    *,
+    source: str,
+    n: int = 300,
+    size: int = 32,
+    kernel: int = 2,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> ShiftOutcome:
+    """Experiment 2: the fraction of outputs a one-pixel shift leaves unchanged.
+
+    Crops pairs with :func:`shifted_crop_pairs`, pools both crops of every pair with a
+    ``kernel x kernel`` window and stride ``kernel`` (max, average, L2-norm), and counts
+    the outputs whose two values differ by at most 1e-9; ``"none"`` compares the crops'
+    pixels directly. ``source`` names the image in the printed sentence.
+    """
+    if not isinstance(kernel, int) or kernel < 1 or kernel > size:
+        raise ValueError(f"kernel={kernel!r} must be an int between 1 and size={size}")
+    a, b = shifted_crop_pairs(image, n=n, size=size, seed=seed, device=device)
+    fractions, counts = {}, {}
+    for kind in POOLINGS:
+        pa, pb = _pool(a, kind, kernel), _pool(b, kind, kernel)
+        same = (pa - pb).abs() <= TOLERANCE
+        fractions[kind] = float(same.double().mean())
+        counts[kind] = int(same.numel())
+    return ShiftOutcome(source, n, size, kernel, fractions, counts)
