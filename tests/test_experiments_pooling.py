@@ -23,7 +23,9 @@ from course_lib.experiments.pooling import (
 
 
 def test_conv_count_is_280_at_every_size_and_fc_grows():
-    rows = conv_vs_fc_params((6, 16, 32, 224, 1000))
+    result = conv_vs_fc_params((6, 16, 32, 224, 1000))
+    rows = result.rows
+    assert result.conv_is_constant and result.fc_is_increasing
     assert [r.conv for r in rows] == [280] * 5
     for r in rows:
         n, out = r.size, r.size - 2
@@ -35,15 +37,17 @@ def test_conv_count_is_280_at_every_size_and_fc_grows():
 
 
 def test_other_layer_settings_follow_the_formula():
-    (row,) = conv_vs_fc_params((37,), in_channels=10, n_filters=20, f=5)
+    (row,) = conv_vs_fc_params((37,), in_channels=10, n_filters=20, f=5).rows
     assert row.conv == (5 * 5 * 10 + 1) * 20
     assert row.out_shape == (33, 33, 20)
 
 
 def test_param_table_lists_every_size():
-    rows = conv_vs_fc_params((6, 32))
-    table = format_param_table(rows)
+    result = conv_vs_fc_params((6, 32))
+    table = format_param_table(result.rows)
+    assert table == result.table()
     assert "6x6x3" in table and "32x32x3" in table and "27,657,000" in table
+    assert result.summary().startswith("Experiment:") and "280 parameters" in result.summary()
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ from course_lib.train import get_device
 
 __all__ = [
     "POOLINGS",
+    "ParamComparison",
     "ParamRow",
     "ShiftOutcome",
     "conv_vs_fc_params",
@@ -72,14 +73,52 @@ class ParamRow:
         return self.fc / self.conv
 
 
+@dataclass(frozen=True)
+class ParamComparison:
+    """Experiment 1's outcome: one :class:`ParamRow` per input size, and the layer settings."""
+
+    rows: tuple[ParamRow, ...]
+    f: int
+    n_filters: int
+
+    @property
+    def conv_is_constant(self) -> bool:
+        return len({r.conv for r in self.rows}) == 1
+
+    @property
+    def fc_is_increasing(self) -> bool:
+        return all(a.fc < b.fc for a, b in zip(self.rows, self.rows[1:], strict=False))
+
+    def table(self) -> str:
+        """A plain-text table, one input size per line."""
+        return format_param_table(self.rows)
+
+    def summary(self) -> str:
+        first, last = self.rows[0], self.rows[-1]
+        c = first.in_channels
+        conv_counts = sorted({r.conv for r in self.rows})
+        conv_text = (
+            f"has {conv_counts[0]:,} parameters at every one of the {len(self.rows)} input sizes"
+            if len(conv_counts) == 1
+            else f"has between {conv_counts[0]:,} and {conv_counts[-1]:,} parameters"
+        )
+        return (
+            f"Experiment: a conv layer of {self.n_filters} filters of {self.f}x{self.f}x{c} "
+            f"{conv_text} from {first.size}x{first.size}x{c} to {last.size}x{last.size}x{c}; "
+            f"a fully connected layer with the same input and output sizes needs "
+            f"{first.fc:,} parameters at {first.size}x{first.size}x{c} and {last.fc:,} at "
+            f"{last.size}x{last.size}x{c}, {last.ratio:,.0f} times the conv layer."
+        )
+
+
 def conv_vs_fc_params(
     sizes: Sequence[int] = (6, 16, 32, 64, 128, 224, 1000),
     *,
     in_channels: int = 3,
     n_filters: int = 10,
     f: int = 3,
-) -> list[ParamRow]:
-    """Parameter counts of a conv layer and of a same-shaped fully connected layer.
+) -> ParamComparison:
+    """Experiment 1: parameters of a conv layer and of a same-shaped fully connected layer.
 
     For each ``n`` in ``sizes`` the input is ``n x n x in_channels``; the conv layer has
     ``n_filters`` filters of ``f x f x in_channels`` (stride 1, no padding) plus one bias
@@ -103,11 +142,11 @@ def conv_vs_fc_params(
         rows.append(
             ParamRow(n, in_channels, (out, out, n_filters), count_params(conv), count_params(fc))
         )
-    return rows
+    return ParamComparison(tuple(rows), f, n_filters)
 
 
 def format_param_table(rows: Sequence[ParamRow]) -> str:
-    """A plain-text table of :func:`conv_vs_fc_params` rows, one input size per line."""
+    """A plain-text table of :class:`ParamRow` rows, one input size per line."""
     head = f"{'input':>14} {'output':>16} {'conv params':>12} {'FC params':>20} {'FC / conv':>16}"
     lines = [head, "-" * len(head)]
     for r in rows:
