@@ -5,7 +5,16 @@ See ``data/README.md`` for every dataset's origin, licence, size and recipe.
 
 from __future__ import annotations
 
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
 
 PHOTOS = ("china", "flower")
 
@@ -24,3 +33,519 @@ def load_photo(name: str = "china", *, grey: bool = False) -> np.ndarray:
     if grey:
         return rgb @ np.array([0.299, 0.587, 0.114])
     return rgb
+
+
+# --------------------------------------------------------------------------- digits
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """A fixed train/validation/test split; each part is a ``TensorDataset(x, y)``.
+
+    ``x`` is float32 (N, C, H, W), ``y`` int64 (N,). ``classes`` names the labels.
+    """
+
+    train: TensorDataset
+    val: TensorDataset
+    test: TensorDataset
+    classes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        x = self.train.tensors[0]
+        return (
+            f"DataSplits(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
+            f"image_shape={tuple(x.shape[1:])}, classes={len(self.classes)})"
+        )
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name}={value!r} must lie strictly between 0 and 1")
+    if val_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no training data"
+        )
+
+
+def _split(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    classes: tuple[str, ...],
+    device: torch.device,
+) -> DataSplits:
+    """Stratified split by a seeded permutation (the same seed gives the same split)."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    labels = y.numpy()
+    rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=labels)
+    train, val = train_test_split(
+        rest,
+        test_size=val_fraction / (1.0 - test_fraction),
+        random_state=seed,
+        stratify=labels[rest],
+    )
+
+    def part(i: np.ndarray) -> TensorDataset:
+        i = torch.from_numpy(np.sort(i))
+        return TensorDataset(x[i].to(device), y[i].to(device))
+
+    return DataSplits(part(train), part(val), part(test), classes)
+
+
+def load_digits(
+    *,
+    size: int = 32,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> DataSplits:
+    """scikit-learn's 1,797 handwritten digits as (N, 1, size, size) images in [0, 1].
+
+    The 8x8 originals (grey levels 0-16) are upscaled bilinearly to ``size`` (32 by
+    default, LeNet-5's input). The split is stratified and fixed by ``seed``: with
+    the defaults 1,257 train, 180 validation and 360 test images.
+    """
+    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
+        raise ValueError(f"size={size!r} must be an int >= 8 (the originals are 8x8)")
+    _check_fractions(val_fraction, test_fraction)
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    from .train import get_device
+
+    device = get_device() if device is None else torch.device(device)
+    bunch = sk_load_digits()
+    x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]  # (N, 1, 8, 8)
+    if size != 8:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        x = x.clamp_(0.0, 1.0)  # (N, 1, size, size)
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    classes = tuple(str(i) for i in range(10))
+    return _split(
+        x,
+        y,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        classes=classes,
+        device=device,
+    )
+
+
+# --------------------------------------------------------------------------- shapes
+
+SHAPE_CLASSES = ("background", "disc", "square", "triangle", "cross")
+_SHAPES_VERSION = 1
+CACHE_ENV = "COURSE_DATA_CACHE"
+
+
+def default_cache_dir() -> Path | None:
+    """``$COURSE_DATA_CACHE`` if set, else ``data/cache`` in the course checkout (or None)."""
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if env:
+        return Path(env)
+    data_dir = Path(__file__).resolve().parent.parent / "data"
+    return data_dir / "cache" if data_dir.is_dir() else None
+
+
+def _shape_masks(
+    kind: int, u: np.ndarray, v: np.ndarray, r: np.ndarray
+) -> np.ndarray:  # all (m, S, S)
+    """Inside test for one shape class in object-centred, rotated coordinates."""
+    if kind == 1:  # disc
+        return u * u + v * v <= r * r
+    if kind == 2:  # square, half side 0.8 r
+        return np.maximum(np.abs(u), np.abs(v)) <= 0.8 * r
+    if kind == 3:  # equilateral triangle with circumradius 1.1 r
+        inside = np.ones(u.shape, dtype=bool)
+        for a in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 + 4 * np.pi / 3):
+            inside &= u * np.cos(a) + v * np.sin(a) <= 0.55 * r
+        return inside
+    arm = 0.32 * r  # cross: two bars of length 2.1 r and width 0.64 r
+    au, av = np.abs(u), np.abs(v)
+    return ((au <= 1.05 * r) & (av <= arm)) | ((av <= 1.05 * r) & (au <= arm))
+
+
+def _generate_shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    s = size
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5  # pixel centres, (S, S)
+
+    # Background: two colours mixed by an oriented grating plus a second finer one.
+    c0 = rng.uniform(0, 1, (n, 3, 1, 1)).astype(np.float32)
+    c1 = rng.uniform(0, 1, (n, 3, 1, 1)).astype(np.float32)
+    images = np.empty((n, 3, s, s), np.float32)
+    grating = np.zeros((n, s, s), np.float32)
+    for _ in range(2):
+        freq = rng.uniform(0.03, 0.25, (n, 1, 1)).astype(np.float32)  # cycles per pixel
+        phi = rng.uniform(0, np.pi, (n, 1, 1)).astype(np.float32)
+        phase = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
+        proj = xx * np.cos(phi) + yy * np.sin(phi)  # (n, S, S)
+        grating += 0.25 + 0.25 * np.sin(2 * np.pi * freq * proj + phase)
+    images[:] = c0 + (c1 - c0) * grating[:, None]  # (n, 3, S, S)
+    masks = np.zeros((n, s, s), np.int64)
+
+    # Objects: 2 to 6 per scene, drawn in order, later ones occlude earlier ones.
+    max_objects = 6
+    count = rng.integers(2, max_objects + 1, n)
+    kinds = rng.integers(1, len(SHAPE_CLASSES), (n, max_objects))
+    radius = np.exp(rng.uniform(np.log(0.05 * s), np.log(0.25 * s), (n, max_objects)))
+    cx = rng.uniform(0, s, (n, max_objects))
+    cy = rng.uniform(0, s, (n, max_objects))
+    theta = rng.uniform(0, 2 * np.pi, (n, max_objects))
+    colour = rng.uniform(0, 1, (n, max_objects, 3)).astype(np.float32)
+    shade = rng.uniform(-0.4, 0.4, (n, max_objects, 2)).astype(np.float32)  # linear shading
+    for j in range(max_objects):
+        for kind in range(1, len(SHAPE_CLASSES)):
+            idx = np.nonzero((count > j) & (kinds[:, j] == kind))[0]
+            if idx.size == 0:
+                continue
+            dx = xx - cx[idx, j, None, None]  # (m, S, S)
+            dy = yy - cy[idx, j, None, None]
+            ct = np.cos(theta[idx, j])[:, None, None]
+            st = np.sin(theta[idx, j])[:, None, None]
+            r = radius[idx, j, None, None]
+            u, v = dx * ct + dy * st, -dx * st + dy * ct
+            inside = _shape_masks(kind, u, v, r)  # (m, S, S)
+            light = 1 + (shade[idx, j, 0, None, None] * u + shade[idx, j, 1, None, None] * v) / (
+                2 * r
+            )
+            fill = colour[idx, j, :, None, None] * light[:, None].astype(np.float32)
+            sub = images[idx]
+            sub[:] = np.where(inside[:, None], fill, sub)  # (m, 3, S, S)
+            images[idx] = sub
+            masks[idx] = np.where(inside, kind, masks[idx])
+    images += rng.normal(0, 0.06, images.shape).astype(np.float32)  # sensor noise
+    np.clip(images, 0.0, 1.0, out=images)
+    return images, masks
+
+
+def make_shapes_segmentation(
+    n: int,
+    size: int = 64,
+    seed: int = 0,
+    *,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Synthetic scenes for semantic segmentation: images (n, 3, size, size) float32 in
+    [0, 1] and masks (n, size, size) int64 with labels indexing ``SHAPE_CLASSES``.
+
+    Each scene has a two-colour background textured by two oriented gratings, then 2-6
+    objects (disc, square, triangle, cross) of random colour, shading, rotation and
+    scale (radius 5-25% of the side, log-uniform), drawn in order so that later ones
+    occlude earlier ones, then Gaussian noise. The class is carried by the outline,
+    not the colour, and small objects are a few pixels across, so boundary detail
+    matters. Deterministic in (n, size, seed); use different seeds for train and test.
+
+    The arrays are cached in ``cache_dir`` (default :func:`default_cache_dir`,
+    ``data/cache/``) as ``.npz`` files keyed by the arguments.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"n={n!r} must be a positive int (number of scenes)")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 16:
+        raise ValueError(f"size={size!r} must be an int >= 16 (pixels per side)")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative int")
+    from .train import get_device
+
+    device = get_device() if device is None else torch.device(device)
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = None
+    if cache and folder is not None:
+        path = folder / f"shapes_v{_SHAPES_VERSION}_n{n}_size{size}_seed{seed}.npz"
+    images = masks = None
+    if path is not None and path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                images, masks = stored["images"], stored["masks"]
+        except (OSError, ValueError, KeyError):
+            images = masks = None  # a damaged cache file is regenerated
+    if images is None:
+        images, masks = _generate_shapes(n, size, seed)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, images=images, masks=masks)
+                os.replace(tmp, path)  # atomic: parallel workers never see half a file
+            except OSError:
+                pass  # a read-only checkout still works, just without the cache
+    return torch.from_numpy(images).to(device), torch.from_numpy(masks).to(device)
+
+
+# --------------------------------------------------------------------------- IDX / MNIST
+
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def load_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (the MNIST / Fashion-MNIST format), optionally gzipped.
+
+    Layout: two zero bytes, a type code (0x08 uint8 ... 0x0E float64), the number of
+    dimensions d, then d big-endian uint32 sizes, then the data in C order.
+    Returns an array of that shape in native byte order.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path} is not an IDX file (the first two bytes must be zero)")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_DTYPES:
+        raise ValueError(f"{path}: unknown IDX type code 0x{code:02X}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions announced)")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_DTYPES[code]
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(
+            f"{path}: IDX header announces shape {shape} ({expected} bytes of data), "
+            f"but the file holds {len(raw) - header}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+MNIST_URLS = {
+    "mnist": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "fashion": "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+}
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+def download_mnist(root: str | os.PathLike, *, kind: str = "mnist") -> Path:
+    """Opt-in: fetch the four IDX files of MNIST or Fashion-MNIST into ``root``.
+
+    The course never calls this (it runs offline); a learner with internet can, then
+    pass ``root`` to :func:`load_mnist`. Files already present are not fetched again.
+    """
+    if kind not in MNIST_URLS:
+        raise ValueError(f"kind={kind!r} is not one of {tuple(MNIST_URLS)}")
+    import urllib.request
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in MNIST_FILES.values():
+        target = root / name
+        if not target.exists():
+            urllib.request.urlretrieve(MNIST_URLS[kind] + name, target)  # noqa: S310
+    return root
+
+
+def load_mnist(
+    root: str | os.PathLike,
+    *,
+    kind: str = "mnist",
+    size: int = 32,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> DataSplits:
+    """MNIST or Fashion-MNIST from IDX files in ``root`` (gzipped or not), shaped like
+    :func:`load_digits`: (N, 1, size, size) in [0, 1]; 28x28 images are zero-padded
+    to 32 (LeNet-5's input) or resized to other sizes. The official test set is the
+    test split; ``val_fraction`` of the training set, stratified by ``seed``, is held out.
+    """
+    if kind not in MNIST_URLS:
+        raise ValueError(f"kind={kind!r} is not one of {tuple(MNIST_URLS)}")
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction={val_fraction!r} must lie strictly between 0 and 1")
+    from sklearn.model_selection import train_test_split
+
+    from .train import get_device
+
+    device = get_device() if device is None else torch.device(device)
+    root = Path(root)
+
+    def read(key: str) -> np.ndarray:
+        name = MNIST_FILES[key]
+        for candidate in (root / name, root / name.removesuffix(".gz")):
+            if candidate.exists():
+                return load_idx(candidate)
+        raise FileNotFoundError(f"{root / name} (or its unzipped form) not found")
+
+    def images(a: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(a.astype(np.float32) / 255.0)[:, None]  # (N, 1, 28, 28)
+        if x.shape[-1] == size:
+            return x
+        if size == 32 and x.shape[-1] == 28:
+            return F.pad(x, (2, 2, 2, 2))  # (N, 1, 32, 32)
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+    x_train, y_train = images(read("train_images")), read("train_labels").astype(np.int64)
+    x_test, y_test = images(read("test_images")), read("test_labels").astype(np.int64)
+    idx = np.arange(len(y_train))
+    train, val = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=y_train)
+    train, val = torch.from_numpy(np.sort(train)), torch.from_numpy(np.sort(val))
+    yt = torch.from_numpy(y_train)
+    classes = FASHION_CLASSES if kind == "fashion" else tuple(str(i) for i in range(10))
+    return DataSplits(
+        TensorDataset(x_train[train].to(device), yt[train].to(device)),
+        TensorDataset(x_train[val].to(device), yt[val].to(device)),
+        TensorDataset(x_test.to(device), torch.from_numpy(y_test).to(device)),
+        classes,
+    )
+
+
+# --------------------------------------------------------------------------- augmentation
+# Each takes a batch x of shape (N, C, H, W) and returns a new batch of the same shape,
+# drawing its randomness from ``generator`` (default: torch's global generator).
+
+
+def _check_batch(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a batch of images of shape (N, C, H, W); got {got}")
+
+
+def _rand(n: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform [0, 1) draws of shape (n,), made on the generator's device, moved to x's."""
+    dev = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(n, generator=generator, device=dev).to(x.device)
+
+
+def random_flip(
+    x: torch.Tensor, *, p: float = 0.5, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    _check_batch(x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p={p!r} must lie in [0, 1]")
+    flip = (_rand(x.shape[0], x, generator) < p)[:, None, None, None]  # (N, 1, 1, 1)
+    return torch.where(flip, x.flip(-1), x)
+
+
+def random_crop(
+    x: torch.Tensor, *, padding: int = 4, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Zero-pad by ``padding`` on every side, then cut a random H x W window per image."""
+    _check_batch(x)
+    if not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding={padding!r} must be a non-negative int")
+    if padding == 0:
+        return x.clone()
+    n, c, h, w = x.shape
+    padded = F.pad(x, (padding,) * 4)  # (N, C, H + 2p, W + 2p)
+    oy = (_rand(n, x, generator) * (2 * padding + 1)).long()  # (N,)
+    ox = (_rand(n, x, generator) * (2 * padding + 1)).long()
+    rows = oy[:, None] + torch.arange(h, device=x.device)  # (N, H)
+    cols = ox[:, None] + torch.arange(w, device=x.device)  # (N, W)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+def colour_cast(
+    x: torch.Tensor, *, strength: float = 0.1, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Add a random offset in [-strength, strength] to each channel of each image, clip to [0, 1]."""
+    _check_batch(x)
+    if strength < 0:
+        raise ValueError(f"strength={strength!r} must be >= 0")
+    n, c = x.shape[:2]
+    offset = (_rand(n * c, x, generator).reshape(n, c, 1, 1) * 2 - 1) * strength
+    return (x + offset).clamp(0.0, 1.0)
+
+
+def random_affine(
+    x: torch.Tensor,
+    *,
+    degrees: float = 10.0,
+    shift: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Rotate by up to +-``degrees`` and translate by up to +-``shift`` of the image size.
+
+    Bilinear resampling; pixels brought in from outside the image are zero.
+    """
+    _check_batch(x)
+    if degrees < 0 or not 0 <= shift < 1:
+        raise ValueError(f"degrees={degrees!r} must be >= 0 and shift={shift!r} in [0, 1)")
+    n = x.shape[0]
+    angle = (_rand(n, x, generator) * 2 - 1) * np.deg2rad(degrees)  # (N,)
+    tx = (_rand(n, x, generator) * 2 - 1) * shift * 2  # grid coordinates span 2
+    ty = (_rand(n, x, generator) * 2 - 1) * shift * 2
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(
+        x.dtype
+    )  # (N, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (N, H, W, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_rotation(
+    x: torch.Tensor, *, degrees: float = 10.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Rotate each image by a random angle in [-degrees, degrees]."""
+    return random_affine(x, degrees=degrees, shift=0.0, generator=generator)
+
+
+def random_translation(
+    x: torch.Tensor, *, shift: float = 0.1, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Shift each image by up to +-shift of its size in x and y."""
+    return random_affine(x, degrees=0.0, shift=shift, generator=generator)
+
+
+def to_grey(x: torch.Tensor) -> torch.Tensor:
+    """RGB batch (N, 3, H, W) to grey, kept as three equal channels (ITU-R 601 luma)."""
+    _check_batch(x)
+    if x.shape[1] != 3:
+        raise ValueError(f"to_grey needs 3 channels; got {x.shape[1]}")
+    w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)
+    luma = (x * w[None, :, None, None]).sum(1, keepdim=True)  # (N, 1, H, W)
+    return luma.expand_as(x).contiguous()
+
+
+@dataclass(frozen=True)
+class Augment:
+    """A picklable augmentation pipeline for ``fit(..., transform=Augment(...))``.
+
+    Applied in order: flip (probability), crop (padding), affine (degrees, shift),
+    colour cast (strength). Zero turns a step off.
+    """
+
+    flip: float = 0.0
+    crop: int = 0
+    degrees: float = 0.0
+    shift: float = 0.0
+    colour: float = 0.0
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if self.flip > 0:
+            x = random_flip(x, p=self.flip, generator=generator)
+        if self.crop > 0:
+            x = random_crop(x, padding=self.crop, generator=generator)
+        if self.degrees > 0 or self.shift > 0:
+            x = random_affine(x, degrees=self.degrees, shift=self.shift, generator=generator)
+        if self.colour > 0:
+            x = colour_cast(x, strength=self.colour, generator=generator)
+        return x
