@@ -112,3 +112,24 @@ def test_a_nonlinear_stack_does_not_collapse():
     x = torch.randn(400, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     assert best_affine_fit_error(build_mlp(5, "linear", device=CPU), x) < 1e-10
     assert best_affine_fit_error(build_mlp(5, "relu", device=CPU), x) > 0.1
+
+
+def test_large_negative_bias_kills_relu_units_but_not_leaky_ones():
+    from course_lib.experiments.vanishing_gradients import dead_unit_fractions
+
+    rows = dead_unit_fractions((0.0, -4.0, -8.0))
+    assert [r.bias_shift for r in rows] == [0.0, -4.0, -8.0]
+    assert rows[0].relu_dead == 0.0
+    assert rows[0].relu_dead < rows[1].relu_dead < rows[2].relu_dead
+    assert rows[2].relu_dead > 0.9
+    assert all(r.leaky_dead == 0.0 for r in rows)
+
+
+def test_a_dead_unit_really_gets_no_weight_gradient():
+    """Oracle: torch autograd through torch.relu; a unit dead on the batch has zero weight grad."""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(50, 3, generator=gen, dtype=torch.float64)
+    b = torch.tensor([0.0, 0.0, -20.0, 0.0], dtype=torch.float64)
+    (grad,) = torch.autograd.grad(torch.relu(x @ w.T + b).sum(), w)
+    assert grad[2].abs().max().item() == 0.0 and grad[0].abs().max().item() > 0

@@ -36,9 +36,11 @@ __all__ = [
     "INIT_NAMES",
     "LinearCollapse",
     "VanishingGradientResult",
+    "DeadUnits",
     "best_affine_fit_error",
     "build_mlp",
     "collapse_linear_stack",
+    "dead_unit_fractions",
     "layer_gradient_norms",
     "linear_collapse_demo",
     "vanishing_gradient_experiment",
@@ -205,6 +207,8 @@ class VanishingGradientResult:
             f"{self.orders_of_magnitude:.1f} orders of magnitude."
         )
 
+    __str__ = sentence
+
 
 def vanishing_gradient_experiment(
     depth: int = 10,
@@ -321,3 +325,47 @@ def linear_collapse_demo(
     with torch.no_grad():
         gap = (net(x) - (x @ weight.T + bias)).abs().max().item()
     return LinearCollapse(weight, bias, gap, depth)
+
+
+@dataclass(frozen=True)
+class DeadUnits:
+    """One row of :func:`dead_unit_fractions`: a bias shift and the share of dead units."""
+
+    bias_shift: float
+    relu_dead: float
+    leaky_dead: float
+
+
+def dead_unit_fractions(
+    bias_shifts: Sequence[float] = (0.0, -2.0, -4.0, -6.0),
+    *,
+    in_features: int = 32,
+    width: int = 256,
+    batch_size: int = 512,
+    slope: float = 0.01,
+    seed: int = 0,
+) -> list[DeadUnits]:
+    """Dying ReLU: how many units of one layer get no gradient from a whole batch.
+
+    One layer of ``width`` units with He-initialised weights (N, in) -> (N, width)
+    reads ``batch_size`` standard-normal inputs; every bias is moved by
+    ``bias_shift`` (what one large, unlucky update can do). A unit is *dead* when its
+    activation's derivative (:func:`course_lib.ops.relu_grad`) is 0 for every input
+    in the batch: then no weight feeding it receives any gradient, and nothing can
+    revive it. Leaky ReLU's derivative (:func:`course_lib.ops.leaky_relu_grad`) is
+    ``slope`` there, so none of its units die. Returns one :class:`DeadUnits` per shift.
+    """
+    from course_lib import ops
+
+    for name, value in (("in_features", in_features), ("width", width), ("batch_size", batch_size)):
+        _check_positive_int(name, value)
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(width, in_features, generator=gen, dtype=torch.float64) * math.sqrt(2.0 / in_features)
+    x = torch.randn(batch_size, in_features, generator=gen, dtype=torch.float64)
+    rows = []
+    for shift in bias_shifts:
+        pre = x @ w.T + float(shift)  # (N, width)
+        relu_dead = (ops.relu_grad(pre) == 0).all(dim=0).double().mean().item()
+        leaky_dead = (ops.leaky_relu_grad(pre, slope=slope) == 0).all(dim=0).double().mean().item()
+        rows.append(DeadUnits(float(shift), relu_dead, leaky_dead))
+    return rows
