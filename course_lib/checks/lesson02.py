@@ -17,7 +17,7 @@ __all__ = ["check_output_size", "check_same_padding", "check_seven_by_seven"]
 RAISES = "raises ValueError"
 
 
-# Exercise 2.1 -------------------------------------------------------------------------
+# Exercise 2.1 (output size) ----------------------------------------------------------
 
 _SIZE_SETTINGS = [  # (label, n, f, p, s)
     ("6x6 input, 3x3 kernel", 6, 3, 0, 1),
@@ -82,7 +82,7 @@ def check_output_size(fn: Any) -> CheckResult:
     )
 
 
-# Exercise 2.2 -------------------------------------------------------------------------
+# Exercise 2.3 (same padding) ---------------------------------------------------------
 
 
 def _raises_value_error(fn: Any) -> Any:
@@ -143,14 +143,14 @@ def _same_padding_or_raises(f: int) -> Any:
 
 
 def check_same_padding(fn: Any) -> CheckResult:
-    """Exercise 2.2: ``fn(f)`` returns the padding that keeps n x n at n x n (stride 1).
+    """Exercise 2.3: ``fn(f)`` returns the padding that keeps n x n at n x n (stride 1).
 
     For an even ``f`` no equal padding on both sides does that, and ``fn`` must raise
     ``ValueError``.
     """
     cases = [Case(f"f = {f}", (f,), expected=_same_padding_or_raises(f)) for f in (3, 5, 1, 7, 11, 4, 2)]
     return check_function(
-        "Exercise 2.2 (same padding)",
+        "Exercise 2.3 (same padding)",
         _raises_value_error(fn),
         cases,
         mistakes=_PAD_MISTAKES,
@@ -158,11 +158,11 @@ def check_same_padding(fn: Any) -> CheckResult:
     )
 
 
-# Exercise 2.3 -------------------------------------------------------------------------
+# Exercise 2.2 (7x7) ------------------------------------------------------------------
 
 
 def check_seven_by_seven(answer: Any) -> CheckResult:
-    """Exercise 2.3: the output sides of a 7x7 input and a 3x3 kernel at stride 1, 2, 3."""
+    """Exercise 2.2: the output sides of a 7x7 input and a 3x3 kernel at stride 1, 2, 3."""
     expected = tuple(conv_output_size(7, 3, 0, s) for s in (1, 2, 3))
     mistakes = [
         Mistake(
@@ -186,7 +186,7 @@ def check_seven_by_seven(answer: Any) -> CheckResult:
     if isinstance(answer, list):
         answer = tuple(answer)
     return check_value(
-        "Exercise 2.3 (7x7 at strides 1, 2, 3)",
+        "Exercise 2.2 (7x7 at strides 1, 2, 3)",
         answer,
         expected,
         mistakes=mistakes,
