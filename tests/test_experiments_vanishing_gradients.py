@@ -117,7 +117,7 @@ def test_a_nonlinear_stack_does_not_collapse():
 def test_large_negative_bias_kills_relu_units_but_not_leaky_ones():
     from course_lib.experiments.vanishing_gradients import dead_unit_fractions
 
-    rows = dead_unit_fractions((0.0, -4.0, -8.0))
+    rows = dead_unit_fractions((0.0, -4.0, -8.0), device=CPU)
     assert [r.bias_shift for r in rows] == [0.0, -4.0, -8.0]
     assert rows[0].relu_dead == 0.0
     assert rows[0].relu_dead < rows[1].relu_dead < rows[2].relu_dead
@@ -133,3 +133,11 @@ def test_a_dead_unit_really_gets_no_weight_gradient():
     b = torch.tensor([0.0, 0.0, -20.0, 0.0], dtype=torch.float64)
     (grad,) = torch.autograd.grad(torch.relu(x @ w.T + b).sum(), w)
     assert grad[2].abs().max().item() == 0.0 and grad[0].abs().max().item() > 0
+
+
+def test_affine_fit_needs_more_rows_than_parameters():
+    net = build_mlp(2, "relu", in_features=4, device=CPU)
+    with pytest.raises(ValueError, match="5 rows for 4 features"):
+        best_affine_fit_error(net, torch.zeros(5, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="2-D tensor"):
+        best_affine_fit_error(net, torch.zeros(10, 4, 1, dtype=torch.float64))

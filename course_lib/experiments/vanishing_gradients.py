@@ -291,12 +291,21 @@ def best_affine_fit_error(net: nn.Module, x: torch.Tensor) -> float:
     root-mean-square residual divided by the outputs' standard deviation: 0 for a
     net that is itself affine, clearly above 0 for a nonlinear one.
     """
+    if not isinstance(x, torch.Tensor) or x.ndim != 2:
+        raise ValueError(f"x must be a 2-D tensor (N, in_features), got {type(x).__name__} "
+                         f"of shape {tuple(getattr(x, 'shape', ()))}")
+    if x.shape[0] <= x.shape[1] + 1:
+        raise ValueError(
+            f"x has {x.shape[0]} rows for {x.shape[1]} features; the fit needs more rows than "
+            f"the {x.shape[1] + 1} numbers per output of an affine map, or any net fits exactly"
+        )
     with torch.no_grad():
-        y = net(x)  # (N, out)
-    ones = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
+        y = net(x).cpu()  # (N, out); the small least-squares fit runs on the CPU
+    x = x.detach().cpu()
+    ones = torch.ones(x.shape[0], 1, dtype=x.dtype)
     design = torch.cat([x, ones], dim=1)  # (N, in + 1)
-    coef = torch.linalg.lstsq(design.cpu(), y.cpu()).solution  # (in + 1, out)
-    residual = y.cpu() - design.cpu() @ coef
+    coef = torch.linalg.lstsq(design, y).solution  # (in + 1, out)
+    residual = y - design @ coef
     return float(residual.pow(2).mean().sqrt() / y.std())
 
 
@@ -344,6 +353,7 @@ def dead_unit_fractions(
     batch_size: int = 512,
     slope: float = 0.01,
     seed: int = 0,
+    device: torch.device | str | None = None,
 ) -> list[DeadUnits]:
     """Dying ReLU: how many units of one layer get no gradient from a whole batch.
 
@@ -362,6 +372,8 @@ def dead_unit_fractions(
     gen = torch.Generator().manual_seed(seed)
     w = torch.randn(width, in_features, generator=gen, dtype=torch.float64) * math.sqrt(2.0 / in_features)
     x = torch.randn(batch_size, in_features, generator=gen, dtype=torch.float64)
+    device = get_device() if device is None else torch.device(device)
+    w, x = w.to(device), x.to(device)
     rows = []
     for shift in bias_shifts:
         pre = x @ w.T + float(shift)  # (N, width)
