@@ -2,7 +2,8 @@
 
 Convention (see CONTRIBUTING in the README): a solution lives in a markdown cell
 as a collapsed ``<details>`` block holding one python code fence. The code is
-self-contained given the notebook's first code cell (the setup cell) and ends
+self-contained given the notebook's first code cell (the setup cell, run with
+its IPython magics such as ``%matplotlib inline`` left out) and ends
 with the check call, whose result must be a passed ``CheckResult``.
 """
 
@@ -38,6 +39,11 @@ def _solutions():
 SOLUTIONS = list(_solutions())
 
 
+def _python_only(code: str) -> str:
+    """Drop IPython magics (``%matplotlib inline``) so a cell runs as plain Python."""
+    return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
 def _run_and_return_last(code: str, namespace: dict):
     tree = ast.parse(code)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -54,7 +60,7 @@ def test_every_notebook_with_exercises_has_solutions():
 @pytest.mark.parametrize(("setup", "code"), SOLUTIONS)
 def test_solution_passes_its_check(setup, code):
     namespace: dict = {}
-    exec(compile(setup, "<setup>", "exec"), namespace)
+    exec(compile(_python_only(setup), "<setup>", "exec"), namespace)
     result = _run_and_return_last(code, namespace)
     assert isinstance(result, CheckResult), "a solution block must end with its check call"
     assert result.passed, str(result)
