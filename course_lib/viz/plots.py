@@ -1,0 +1,736 @@
+"""Pictures the course draws: images, kernels, feature maps, curves, overlays, matrices.
+
+Every function draws on a ``matplotlib.figure.Figure`` (never pyplot, so nothing
+global changes and nothing shows up by itself) and follows one return rule:
+
+* ``ax=None``: a new ``Figure`` is made and returned. It displays itself when it is
+  a notebook cell's last value.
+* ``ax=`` an existing ``Axes``: the drawing goes into it and that same ``Axes`` is
+  returned. Multi-panel pictures (image grids, kernels, feature maps, segmentation
+  panels) then split the given axes into inset cells, reachable as
+  ``ax.child_axes``; the container's own frame is hidden.
+
+Inputs may be numpy arrays or torch tensors (on any device; they are copied to the
+CPU for drawing). Image layouts: ``(H, W)`` grey, ``(H, W, 3)`` colour channel-last,
+``(C, H, W)`` channel-first with C = 1 or 3, and ``(1, C, H, W)`` one-image batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+__all__ = [
+    "show_image",
+    "show_images",
+    "show_kernels",
+    "show_feature_maps",
+    "plot_history",
+    "plot_segmentation",
+    "plot_confusion_matrix",
+    "activation_percentiles",
+    "plot_activation_percentiles",
+    "plot_embedding",
+    "plot_heatmap",
+]
+
+_CELL_INCHES = 1.6
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def to_numpy(x: Any, name: str = "x") -> np.ndarray:
+    """A CPU numpy copy of a tensor, array or nested list; ``TypeError`` otherwise."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach().cpu()
+        if t.dtype in (torch.bfloat16, torch.float16):
+            t = t.float()
+        return t.numpy()
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (list, tuple)) or (np.isscalar(x) and not isinstance(x, (str, bytes))):
+        try:
+            return np.asarray(x)
+        except ValueError as exc:  # ragged nested lists
+            raise TypeError(f"{name} could not be turned into an array: {exc}") from exc
+    raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
+
+
+def _check_ax(ax: Any) -> None:
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+
+
+def _finish(fig: Figure, ax: Axes | None) -> Figure | Axes:
+    return fig if ax is None else ax
+
+
+def _single_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    _check_ax(ax)
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _grid_axes(
+    n: int, ncols: int, ax: Axes | None, cell: float = _CELL_INCHES, gap: float = 0.08
+) -> tuple[Figure, list[Axes]]:
+    """``n`` cells in rows of ``ncols``: a new figure's subplots or insets of ``ax``."""
+    _check_ax(ax)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    if ax is None:
+        fig = Figure(figsize=(cell * ncols, cell * nrows + 0.3), layout="constrained")
+        axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
+        return fig, axes
+    ax.set_axis_off()
+    w, h = 1.0 / ncols, 1.0 / nrows
+    axes = []
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        bounds = [c * w + gap * w / 2, 1 - (r + 1) * h + gap * h / 2, w * (1 - gap), h * (1 - gap)]
+        axes.append(ax.inset_axes(bounds))
+    return ax.figure, axes
+
+
+def _check_ncols(ncols: int) -> None:
+    if not isinstance(ncols, int) or isinstance(ncols, bool) or ncols < 1:
+        raise ValueError(f"ncols={ncols!r} must be a positive int")
+
+
+def _as_image(img: Any, name: str = "img") -> np.ndarray:
+    """One image as ``(H, W)`` or ``(H, W, 3|4)`` float/uint8 array, ready for imshow.
+
+    Channel-first ``(C, H, W)`` (C = 1 or 3) is recognised when the last axis cannot
+    be channels; a shape that fits both readings, like (3, 8, 3), follows the
+    container: torch tensors are read channel-first, numpy arrays channel-last.
+    """
+    is_torch = isinstance(img, torch.Tensor)
+    a = to_numpy(img, name)
+    if a.ndim == 4:
+        if a.shape[0] != 1:
+            raise ValueError(
+                f"{name} has shape {tuple(a.shape)}: a 4-D input must be one image "
+                f"(1, C, H, W); use show_images for a batch of {a.shape[0]}"
+            )
+        a = a[0]  # (C, H, W)
+    if a.ndim == 3:
+        last_ok = a.shape[-1] in (1, 3, 4)
+        first_ok = a.shape[0] in (1, 3)
+        if first_ok and (not last_ok or is_torch):
+            a = np.moveaxis(a, 0, -1)  # (C, H, W) -> (H, W, C)
+        elif not last_ok:
+            raise ValueError(
+                f"{name} has shape {tuple(a.shape)}: expected (H, W), (H, W, 3), "
+                f"(C, H, W) with C = 1 or 3, or (1, C, H, W)"
+            )
+        if a.shape[-1] == 1:
+            a = a[..., 0]  # (H, W, 1) -> (H, W)
+    elif a.ndim != 2:
+        raise ValueError(
+            f"{name} has shape {tuple(a.shape)}: expected (H, W), (H, W, 3), "
+            f"(C, H, W) with C = 1 or 3, or (1, C, H, W)"
+        )
+    if a.dtype == bool:
+        a = a.astype(np.float32)
+    if not (np.issubdtype(a.dtype, np.number)):
+        raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+    if a.ndim == 3:  # colour: imshow wants floats in [0, 1] or uint8
+        if a.dtype != np.uint8:
+            a = a.astype(np.float64)
+            lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+            if lo < 0.0 or hi > 1.0:
+                a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+    return a
+
+
+def _draw_image(ax: Axes, a: np.ndarray, title: str | None, cmap: str, **kw: Any) -> None:
+    if a.ndim == 2:
+        ax.imshow(a, cmap=cmap, interpolation="nearest", **kw)
+    else:
+        ax.imshow(a, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(str(title), fontsize=9)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def show_image(
+    img: Any,
+    ax: Axes | None = None,
+    title: str | None = None,
+    cmap: str = "gray",
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = False,
+    figsize: tuple[float, float] = (3.0, 3.0),
+) -> Figure | Axes:
+    """Draw one image: ``(H, W)``, ``(H, W, 3)``, ``(C, H, W)`` or ``(1, C, H, W)``.
+
+    Grey images use ``cmap`` (scaled to their own range unless ``vmin``/``vmax`` are
+    given); colour images in floats outside [0, 1] are min-max rescaled for display.
+    Returns the new Figure, or ``ax`` when one is given.
+    """
+    a = _as_image(img, "img")
+    fig, axis = _single_axes(ax, figsize)
+    _draw_image(axis, a, title, cmap, vmin=vmin, vmax=vmax)
+    if colorbar and a.ndim == 2:
+        fig.colorbar(axis.images[-1], ax=axis, shrink=0.8)
+    return _finish(fig, ax)
+
+
+def _split_batch(imgs: Any, name: str) -> list[Any]:
+    if isinstance(imgs, (torch.Tensor, np.ndarray)):
+        if imgs.ndim not in (3, 4):
+            raise ValueError(
+                f"{name} has shape {tuple(imgs.shape)}: expected a batch (N, C, H, W), "
+                f"(N, H, W, 3) or (N, H, W), or a list of images"
+            )
+        return [imgs[i] for i in range(imgs.shape[0])]
+    if isinstance(imgs, Sequence) and not isinstance(imgs, str):
+        return list(imgs)
+    raise TypeError(
+        f"{name} must be a batch tensor/array or a list of images, got {type(imgs).__name__}"
+    )
+
+
+def show_images(
+    imgs: Any,
+    titles: Sequence[Any] | None = None,
+    ncols: int = 8,
+    *,
+    cmap: str = "gray",
+    shared_scale: bool = False,
+    suptitle: str | None = None,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """A grid of images, ``ncols`` per row.
+
+    ``imgs``: a batch ``(N, C, H, W)`` (C = 1 or 3), ``(N, H, W, 3)``, ``(N, H, W)``
+    (a 3-D batch is read as N grey images), or a list of single images in any layout
+    :func:`show_image` accepts. ``shared_scale=True`` gives every grey image the same
+    colour scale (so brightness compares across cells).
+    Returns the new Figure, or ``ax`` with one inset per image in ``ax.child_axes``.
+    """
+    _check_ncols(ncols)
+    batch = _split_batch(imgs, "imgs")
+    if len(batch) == 0:
+        raise ValueError("imgs is empty: nothing to show")
+    if titles is not None and len(titles) != len(batch):
+        raise ValueError(f"titles has {len(titles)} entries but imgs has {len(batch)} images")
+    arrays = [_as_image(b, f"imgs[{i}]") for i, b in enumerate(batch)]
+    scale: dict[str, float] = {}
+    if shared_scale:
+        grey = [a for a in arrays if a.ndim == 2]
+        if grey:
+            scale = {
+                "vmin": min(float(a.min()) for a in grey),
+                "vmax": max(float(a.max()) for a in grey),
+            }
+    fig, axes = _grid_axes(len(arrays), ncols, ax)
+    for i, (a, axis) in enumerate(zip(arrays, axes, strict=True)):
+        _draw_image(axis, a, None if titles is None else titles[i], cmap, **scale)
+    if suptitle is not None:
+        (fig.suptitle if ax is None else ax.set_title)(suptitle)
+    return _finish(fig, ax)
+
+
+def show_kernels(
+    weight: Any,
+    *,
+    channel: int | None = None,
+    as_rgb: bool = False,
+    ncols: int = 8,
+    cmap: str = "RdBu_r",
+    max_cells: int = 1024,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """The kernels of a convolution weight ``(F, C, KH, KW)`` (or an ``nn.Conv2d``).
+
+    * ``channel=None`` and C = 1: one cell per filter.
+    * ``channel=None`` and C > 1: one row per filter, one column per input channel.
+    * ``channel=c``: input channel c of every filter, ``ncols`` per row.
+    * ``as_rgb=True`` (needs C = 3): each filter as a colour picture, zero mapped to
+      mid grey, as AlexNet's first-layer figure shows them.
+
+    All cells share one colour scale centred on zero (``-m .. m`` with ``m`` the
+    largest absolute weight shown), so a red pixel weighs the same in every cell.
+    Returns the new Figure, or ``ax`` with the cells in ``ax.child_axes``.
+    """
+    _check_ncols(ncols)
+    if isinstance(weight, torch.nn.Module):
+        if not isinstance(getattr(weight, "weight", None), torch.Tensor):
+            raise TypeError(f"weight is a {type(weight).__name__} without a .weight tensor")
+        weight = weight.weight
+    w = to_numpy(weight, "weight").astype(np.float64)
+    if w.ndim != 4:
+        raise ValueError(
+            f"weight has shape {tuple(w.shape)}: expected a conv weight (F, C, KH, KW)"
+        )
+    f, c = w.shape[:2]
+    if as_rgb:
+        if c != 3:
+            raise ValueError(f"as_rgb=True needs 3 input channels, weight has C={c}")
+        m = float(np.abs(w).max()) or 1.0
+        rgb = np.moveaxis(w, 1, -1) / (2 * m) + 0.5  # (F, C, KH, KW) -> (F, KH, KW, 3)
+        fig, axes = _grid_axes(f, ncols, ax)
+        for i, axis in enumerate(axes):
+            _draw_image(axis, rgb[i], None, cmap)
+        return _finish(fig, ax)
+    if channel is not None:
+        if not isinstance(channel, int) or not 0 <= channel < c:
+            raise ValueError(
+                f"channel={channel!r} must be an int in [0, {c}) for weight with C={c}"
+            )
+        cells, cols = w[:, channel], ncols  # (F, KH, KW)
+    elif c == 1:
+        cells, cols = w[:, 0], ncols
+    else:
+        cells, cols = w.reshape(f * c, *w.shape[2:]), c  # row i = filter i
+    if len(cells) > max_cells:
+        raise ValueError(
+            f"weight {tuple(w.shape)} would draw {len(cells)} kernels (max_cells={max_cells}); "
+            f"pick one input channel with channel= or raise max_cells"
+        )
+    m = float(np.abs(cells).max()) or 1.0
+    fig, axes = _grid_axes(len(cells), cols, ax, cell=0.9)
+    for a, axis in zip(cells, axes, strict=True):
+        _draw_image(axis, a, None, cmap, vmin=-m, vmax=m)
+    return _finish(fig, ax)
+
+
+def show_feature_maps(
+    maps: Any,
+    *,
+    ncols: int = 8,
+    max_maps: int | None = 64,
+    cmap: str = "viridis",
+    shared_scale: bool = False,
+    titles: bool = True,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """Each channel of one sample's feature maps ``(C, H, W)`` or ``(1, C, H, W)``.
+
+    Shows the first ``max_maps`` channels (all with ``None``), titled by channel index.
+    Each map uses its own colour range unless ``shared_scale=True``.
+    Returns the new Figure, or ``ax`` with the cells in ``ax.child_axes``.
+    """
+    _check_ncols(ncols)
+    a = to_numpy(maps, "maps").astype(np.float64)
+    if a.ndim == 4:
+        if a.shape[0] != 1:
+            raise ValueError(
+                f"maps has shape {tuple(a.shape)}: pass one sample, maps[i] or (1, C, H, W)"
+            )
+        a = a[0]  # (C, H, W)
+    if a.ndim != 3:
+        raise ValueError(f"maps has shape {tuple(a.shape)}: expected (C, H, W) or (1, C, H, W)")
+    if max_maps is not None:
+        if max_maps < 1:
+            raise ValueError(f"max_maps={max_maps!r} must be a positive int or None")
+        a = a[:max_maps]
+    scale = {"vmin": float(a.min()), "vmax": float(a.max())} if shared_scale else {}
+    fig, axes = _grid_axes(a.shape[0], ncols, ax, cell=1.2)
+    for i, axis in enumerate(axes):
+        _draw_image(axis, a[i], f"ch {i}" if titles else None, cmap, **scale)
+    return _finish(fig, ax)
+
+
+def plot_heatmap(
+    image: Any,
+    heat: Any,
+    *,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """An image with a coarse map ``(H', W')`` (e.g. :func:`occlusion_map`) stretched over it.
+
+    The map is drawn over the image's full extent, so cell (i, j) lands roughly over
+    the image region it was computed from. Returns the new Figure, or ``ax``.
+    """
+    a = _as_image(image, "image")
+    h = to_numpy(heat, "heat").astype(np.float64)
+    if h.ndim != 2:
+        raise ValueError(f"heat has shape {tuple(h.shape)}: expected a 2-D map (H', W')")
+    fig, axis = _single_axes(ax, (3.5, 3.0))
+    _draw_image(axis, a, title, "gray")
+    height, width = a.shape[:2]
+    im = axis.imshow(
+        h,
+        cmap=cmap,
+        alpha=alpha,
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+        interpolation="bilinear",
+    )
+    fig.colorbar(im, ax=axis, shrink=0.8)
+    return _finish(fig, ax)
+
+
+# ----------------------------------------------------------------------------- curves
+
+
+def _series(history: Any, key: str) -> list[float] | None:
+    value = history.get(key) if isinstance(history, Mapping) else getattr(history, key, None)
+    if value is None:
+        return None
+    arr = to_numpy(value, key).astype(np.float64).reshape(-1)
+    return arr.tolist()
+
+
+def _is_history(obj: Any) -> bool:
+    if isinstance(obj, Mapping):
+        return any(isinstance(v, (list, tuple, np.ndarray, torch.Tensor)) for v in obj.values())
+    return not isinstance(obj, (list, tuple, str, np.ndarray, torch.Tensor))
+
+
+def plot_history(
+    histories: Any,
+    labels: Sequence[str] | None = None,
+    metric: str = "loss",
+    *,
+    splits: Sequence[str] = ("train", "val"),
+    ax: Axes | None = None,
+    logy: bool = False,
+) -> Figure | Axes:
+    """Training curves of several runs on one axis: ``{split}_{metric}`` per epoch.
+
+    ``histories``: one history, a list of them, or ``{label: history}``. A history is
+    a dict of lists (``{"train_loss": [...], "val_accuracy": [...]}``) or any object
+    with such attributes (e.g. the history ``fit`` returns). Each run gets one colour;
+    the first split is drawn solid, the others dashed/dotted. Splits a history lacks
+    are skipped; a history with none of them raises ``ValueError``.
+    Returns the new Figure, or ``ax``.
+    """
+    if isinstance(histories, Mapping) and not _is_history(histories):
+        if labels is not None:
+            raise ValueError("labels= is not used when histories is a {label: history} dict")
+        labels = [str(k) for k in histories]
+        runs = list(histories.values())
+    elif _is_history(histories):
+        runs = [histories]
+    elif isinstance(histories, (list, tuple)):
+        runs = list(histories)
+    else:
+        raise TypeError(
+            f"histories must be a history, a list of them or a dict, got {type(histories).__name__}"
+        )
+    if not runs:
+        raise ValueError("histories is empty: nothing to plot")
+    if labels is not None and len(labels) != len(runs):
+        raise ValueError(f"labels has {len(labels)} entries but there are {len(runs)} histories")
+    fig, axis = _single_axes(ax, (5.0, 3.2))
+    styles = ["-", "--", ":", "-."]
+    for i, run in enumerate(runs):
+        colour = f"C{i % 10}"
+        found = False
+        for j, split in enumerate(splits):
+            ys = _series(run, f"{split}_{metric}")
+            if ys is None:
+                continue
+            found = True
+            name = (
+                split
+                if labels is None and len(runs) == 1
+                else f"{labels[i] if labels else f'run {i}'} {split}"
+            )
+            axis.plot(
+                range(1, len(ys) + 1),
+                ys,
+                styles[j % 4],
+                color=colour,
+                label=name,
+                marker="." if len(ys) < 30 else None,
+            )
+        if not found:
+            if isinstance(run, Mapping):
+                have = sorted(map(str, run))
+            else:
+                have = sorted(k for k in dir(run) if not k.startswith("_"))
+            raise ValueError(
+                f"history {i} has none of {[f'{s}_{metric}' for s in splits]} (it has {have}); "
+                f"check metric={metric!r}"
+            )
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(metric)
+    if logy:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    return _finish(fig, ax)
+
+
+def activation_percentiles(
+    activations: Sequence[Any], percentiles: Sequence[float] = (15, 50, 85)
+) -> np.ndarray:
+    """Percentiles of each recorded activation tensor: ``(T,)`` tensors -> ``(T, P)`` array.
+
+    ``activations[t]`` is whatever was recorded at step t (any shape; all its values
+    pool together), as in the batch-normalization paper's Figure 1 (15th, 50th and
+    85th percentiles of a sigmoid's input over training).
+    """
+    if len(activations) == 0:
+        raise ValueError("activations is empty: record at least one step")
+    q = np.asarray(percentiles, dtype=np.float64)
+    if q.ndim != 1 or np.any((q < 0) | (q > 100)):
+        raise ValueError(f"percentiles={tuple(percentiles)!r} must be numbers in [0, 100]")
+    rows = [
+        np.percentile(to_numpy(a, f"activations[{t}]").astype(np.float64).reshape(-1), q)
+        for t, a in enumerate(activations)
+    ]
+    return np.stack(rows)  # (T, P)
+
+
+def plot_activation_percentiles(
+    runs: Mapping[str, Any],
+    *,
+    percentiles: Sequence[float] = (15, 50, 85),
+    steps: Any = None,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """Percentiles of an activation over training steps, several runs on one axis (lesson 07).
+
+    ``runs``: ``{label: record}`` (e.g. ``{"plain": ..., "with BN": ...}``). A record is
+    either a ``(T, P)`` array of percentiles already computed (P = len(percentiles))
+    or a list of T activation tensors, reduced with :func:`activation_percentiles`.
+    Each run gets one colour: the median solid, the other percentiles dashed, the band
+    between the outer ones shaded. ``steps``: the x values (length T), default 0..T-1.
+    Returns the new Figure, or ``ax``.
+    """
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError("runs must be a non-empty dict {label: percentiles or activations}")
+    q = list(percentiles)
+    fig, axis = _single_axes(ax, (5.5, 3.4))
+    for i, (label, record) in enumerate(runs.items()):
+        if (
+            isinstance(record, (list, tuple))
+            and record
+            and isinstance(record[0], (torch.Tensor, np.ndarray))
+        ):
+            table = activation_percentiles(record, q)
+        else:
+            table = to_numpy(record, f"runs[{label!r}]").astype(np.float64)
+            if table.ndim != 2 or table.shape[1] != len(q):
+                raise ValueError(
+                    f"runs[{label!r}] has shape {tuple(table.shape)}: expected (T, {len(q)}) "
+                    f"percentiles or a list of activation tensors"
+                )
+        xs = np.arange(len(table)) if steps is None else to_numpy(steps, "steps").reshape(-1)
+        if len(xs) != len(table):
+            raise ValueError(
+                f"steps has {len(xs)} values but runs[{label!r}] has {len(table)} steps"
+            )
+        colour = f"C{i % 10}"
+        mid = int(np.argmin(np.abs(np.asarray(q) - 50)))
+        for j, p in enumerate(q):
+            axis.plot(
+                xs,
+                table[:, j],
+                "-" if j == mid else "--",
+                color=colour,
+                lw=1.8 if j == mid else 1.0,
+                label=f"{label} p{p:g}",
+            )
+        if len(q) >= 2:
+            axis.fill_between(xs, table[:, 0], table[:, -1], color=colour, alpha=0.12)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("activation")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, ncols=2)
+    return _finish(fig, ax)
+
+
+# ----------------------------------------------------------------------------- classes
+
+
+def _class_colours(n: int) -> np.ndarray:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return np.array([cmap(i % cmap.N) for i in range(n)])  # (n, 4) RGBA
+
+
+def _class_names(names: Sequence[str] | None, n: int, what: str) -> list[str]:
+    if names is None:
+        return [str(i) for i in range(n)]
+    if len(names) < n:
+        raise ValueError(f"class_names has {len(names)} names but {what} has class {n - 1}")
+    return [str(s) for s in names]
+
+
+def plot_segmentation(
+    image: Any,
+    mask: Any,
+    pred: Any = None,
+    class_names: Sequence[str] | None = None,
+    *,
+    background: int | None = 0,
+    ignore_index: int | None = None,
+    alpha: float = 0.55,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """An image with its label mask (and a prediction) as coloured overlays and a legend.
+
+    ``image``: any layout :func:`show_image` accepts, size H x W. ``mask`` and ``pred``:
+    ``(H, W)`` integer class maps (``pred`` may also be ``(K, H, W)`` scores, argmaxed).
+    Panels: image, ground truth, and prediction when given. Class ``background`` is
+    left transparent; ``ignore_index`` pixels are left uncoloured too.
+    Returns the new Figure, or ``ax`` with one inset per panel in ``ax.child_axes``.
+    """
+    img = _as_image(image, "image")
+    h, w = img.shape[:2]
+    maps = {"ground truth": mask} if pred is None else {"ground truth": mask, "prediction": pred}
+    labels: dict[str, np.ndarray] = {}
+    for name, m in maps.items():
+        arr = to_numpy(m, name)
+        if arr.ndim == 3 and name == "prediction":
+            arr = arr.argmax(0)  # (K, H, W) -> (H, W)
+        if arr.ndim == 3 and arr.shape[0] == 1:
+            arr = arr[0]
+        if arr.shape != (h, w):
+            raise ValueError(
+                f"{'mask' if name == 'ground truth' else 'pred'} has shape {tuple(arr.shape)} but image is {h}x{w}"
+            )
+        if not np.issubdtype(arr.dtype, np.integer):
+            if not np.allclose(arr, np.round(arr)):
+                raise ValueError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+            arr = np.round(arr).astype(np.int64)
+        labels[name] = arr.astype(np.int64)
+    valid = [
+        a[a != ignore_index] if ignore_index is not None else a.reshape(-1) for a in labels.values()
+    ]
+    if any(v.size and v.min() < 0 for v in valid):
+        raise ValueError(
+            "mask/pred contain negative class indices; set ignore_index= for void pixels"
+        )
+    top = max((int(v.max()) for v in valid if v.size), default=0)
+    n = len(class_names) if class_names is not None else top + 1
+    names = _class_names(class_names, top + 1, "mask/pred")
+    colours = _class_colours(n)
+    fig, axes = _grid_axes(1 + len(labels), 3, ax, cell=2.6)
+    _draw_image(axes[0], img, "image", "gray")
+    present: set[int] = set()
+    for axis, (name, lab) in zip(axes[1:], labels.items(), strict=True):
+        _draw_image(axis, img, name, "gray")
+        overlay = np.zeros((h, w, 4))
+        for k in np.unique(lab):
+            if k == background or k == ignore_index:
+                continue
+            present.add(int(k))
+            overlay[lab == k] = colours[k]
+        overlay[..., 3] *= alpha
+        axis.imshow(overlay, interpolation="nearest")
+    handles = [Patch(facecolor=colours[k], label=names[k]) for k in sorted(present)]
+    if handles:
+        axes[-1].legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
+        )
+    return _finish(fig, ax)
+
+
+def plot_confusion_matrix(
+    cm: Any,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    ax: Axes | None = None,
+    *,
+    cmap: str = "Blues",
+    annotate: bool | None = None,
+) -> Figure | Axes:
+    """A confusion matrix ``(K, K)``, rows = true class, columns = predicted class.
+
+    ``normalize=True`` divides each row by its total (recall on the diagonal; a class
+    that never occurs keeps a row of zeros). Cells are annotated with their values when
+    ``annotate`` is True (default: when K <= 20). Returns the new Figure, or ``ax``.
+    """
+    m = to_numpy(cm, "cm").astype(np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"cm has shape {tuple(m.shape)}: expected a square (K, K) matrix")
+    if np.any(m < 0):
+        raise ValueError("cm has negative entries: expected counts or fractions")
+    k = m.shape[0]
+    names = _class_names(class_names, k, "cm")[:k]
+    if normalize:
+        totals = m.sum(axis=1, keepdims=True)
+        m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
+    fig, axis = _single_axes(ax, (0.45 * k + 2.5, 0.45 * k + 2.0))
+    im = axis.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None, interpolation="nearest")
+    fig.colorbar(im, ax=axis, shrink=0.8)
+    axis.set_xticks(
+        range(k),
+        names,
+        rotation=45 if max(map(len, names)) > 2 else 0,
+        ha="right" if max(map(len, names)) > 2 else "center",
+    )
+    axis.set_yticks(range(k), names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    if annotate if annotate is not None else k <= 20:
+        threshold = (m.max() + m.min()) / 2
+        integral = not normalize and np.allclose(m, np.round(m))
+        for i in range(k):
+            for j in range(k):
+                text = f"{int(round(m[i, j]))}" if integral else f"{m[i, j]:.2f}"
+                axis.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if m[i, j] > threshold else "black",
+                )
+    return _finish(fig, ax)
+
+
+def plot_embedding(
+    embedding: Any,
+    labels: Any,
+    class_names: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    s: float = 8.0,
+    ax: Axes | None = None,
+) -> Figure | Axes:
+    """A 2-D embedding ``(N, 2)`` (t-SNE, PCA) as a scatter, one colour per class, with a legend.
+
+    ``labels``: ``(N,)`` integer classes. One scatter collection per class present.
+    Returns the new Figure, or ``ax``.
+    """
+    e = to_numpy(embedding, "embedding").astype(np.float64)
+    y = to_numpy(labels, "labels").reshape(-1)
+    if e.ndim != 2 or e.shape[1] != 2:
+        raise ValueError(f"embedding has shape {tuple(e.shape)}: expected (N, 2)")
+    if len(y) != len(e):
+        raise ValueError(f"labels has {len(y)} entries but embedding has {len(e)} points")
+    classes = np.unique(y)
+    if not np.issubdtype(y.dtype, np.integer) or classes.min() < 0:
+        raise ValueError("labels must be non-negative integer class indices")
+    names = _class_names(class_names, int(classes.max()) + 1, "labels")
+    colours = _class_colours(int(classes.max()) + 1)
+    fig, axis = _single_axes(ax, (4.5, 4.0))
+    for k in classes:
+        sel = y == k
+        axis.scatter(
+            e[sel, 0], e[sel, 1], s=s, color=colours[k], label=names[k], alpha=0.8, linewidths=0
+        )
+    axis.set_xticks([])
+    axis.set_yticks([])
+    if title is not None:
+        axis.set_title(title)
+    axis.legend(fontsize=7, markerscale=2, loc="best", frameon=True)
+    return _finish(fig, ax)
