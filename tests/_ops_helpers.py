@@ -20,7 +20,7 @@ def to_torch(a) -> torch.Tensor:
     """Anything array-like as a CPU torch tensor (for comparisons)."""
     if isinstance(a, torch.Tensor):
         return a.detach().cpu()
-    return torch.from_numpy(np.asarray(a))
+    return torch.from_numpy(np.array(a, copy=True))
 
 
 def assert_same_kind(out, like) -> None:

@@ -1,0 +1,204 @@
+"""course_lib.ops.norm against torch.nn.functional's batch/group/layer/instance norm (the oracle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from _ops_helpers import BACKENDS, as_kind, assert_same_kind, close, to_torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from course_lib.ops import (
+    batch_norm,
+    batch_norm_backward,
+    group_norm,
+    instance_norm,
+    layer_norm,
+)
+from course_lib.ops.gradcheck import gradient_check
+
+HYP = settings(max_examples=30, deadline=None)
+
+
+@st.composite
+def bn_case(draw):
+    """(N, D) or (N, C, H, W) with at least 2 values per channel, and per-channel params."""
+    four_d = draw(st.booleans())
+    c = draw(st.integers(1, 4))
+    if four_d:
+        shape = (draw(st.integers(1, 4)), c, draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    else:
+        shape = (draw(st.integers(2, 6)), c)
+    if np.prod(shape) // c < 2:
+        shape = (shape[0] + 1, *shape[1:])
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    x = rng.standard_normal(shape) * 3 + 1
+    params = [
+        rng.standard_normal(c),
+        rng.standard_normal(c),
+        rng.standard_normal(c),
+        rng.random(c) + 0.5,
+        rng.standard_normal(shape),  # an upstream gradient, from the same stream
+    ]
+    momentum = draw(st.sampled_from([0.0, 0.1, 0.5, 1.0]))
+    return x, params, momentum
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+@HYP
+@given(case=bn_case(), training=st.booleans())
+def test_batch_norm_matches_torch_including_running_stats(kind, device, case, training):
+    """Oracle: F.batch_norm (which updates its running buffers in place: we compare to them)."""
+    x, (gamma, beta, rm, rv, _), momentum = case
+    args = [as_kind(a, kind, device) for a in (x, gamma, beta, rm, rv)]
+    snapshot = [to_torch(a).clone() for a in args]
+    out, new_rm, new_rv = batch_norm(*args, training=training, momentum=momentum)
+    assert_same_kind(out, args[0])
+    trm, trv = to_torch(rm), to_torch(rv)
+    ref = F.batch_norm(
+        to_torch(x), trm, trv, to_torch(gamma), to_torch(beta), training=training, momentum=momentum
+    )
+    close(out, ref)
+    close(new_rm, trm)
+    close(new_rv, trv)
+    for before, after in zip(snapshot, args, strict=True):  # pure: nothing was modified
+        assert torch.equal(before, to_torch(after))
+
+
+def test_batch_norm_running_var_is_unbiased_and_keras_rule_is_the_same():
+    """Oracle: numpy's var(ddof=1); Keras's momentum 0.99 equals torch's momentum 0.01."""
+    x = np.random.default_rng(0).standard_normal((5, 2)) * 2
+    _, rm, rv = batch_norm(x, None, None, np.zeros(2), np.ones(2), training=True, momentum=0.01)
+    np.testing.assert_allclose(rv, 0.99 * 1 + 0.01 * x.var(axis=0, ddof=1))
+    np.testing.assert_allclose(rm, 0.99 * 0 + 0.01 * x.mean(axis=0))
+
+
+def test_batch_norm_without_running_stats_and_eval_needs_them():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    out, rm, rv = batch_norm(x, None, None, None, None, training=True)
+    assert rm is None and rv is None
+    close(out, F.batch_norm(to_torch(x), None, None, training=True))
+    with pytest.raises(ValueError, match="training=False needs running_mean"):
+        batch_norm(x, None, None, None, None, training=False)
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+@HYP
+@given(case=bn_case())
+def test_batch_norm_backward_matches_torch_autograd(kind, device, case):
+    """Oracle: torch autograd through F.batch_norm in training mode."""
+    x, (gamma, beta, _, _, _), _ = case
+    xt = to_torch(x).requires_grad_(True)
+    gt = to_torch(gamma).requires_grad_(True)
+    bt = to_torch(beta).requires_grad_(True)
+    out = F.batch_norm(xt, None, None, gt, bt, training=True)
+    dout = torch.randn(out.shape, dtype=torch.float64)
+    out.backward(dout)
+    dx, dgamma, dbeta = batch_norm_backward(
+        as_kind(dout.numpy(), kind, device), as_kind(x, kind, device), as_kind(gamma, kind, device)
+    )
+    close(dx, xt.grad)
+    close(dgamma, gt.grad)
+    close(dbeta, bt.grad)
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=bn_case())
+def test_batch_norm_backward_passes_gradient_check(case):
+    """Oracle: centred differences of our own batch_norm (float64), relative error < 1e-6.
+
+    With only two values per channel the output is always about +-1, so dx is of order
+    eps / var and drowns in rounding: such cases are left to the autograd test.
+    """
+    x, (gamma, beta, _, _, dout), _ = case
+    assume(np.prod(x.shape) // x.shape[1] >= 3)
+    dx, dgamma, dbeta = batch_norm_backward(dout, x, gamma)
+
+    def bn(x_=x, g_=gamma, b_=beta):
+        return batch_norm(x_, g_, b_, None, None, training=True)[0]
+
+    assert gradient_check(lambda z: bn(x_=z), x, dout, analytic=dx).passed
+    assert gradient_check(lambda z: bn(g_=z), gamma, dout, analytic=dgamma).passed
+    assert gradient_check(lambda z: bn(b_=z), beta, dout, analytic=dbeta).passed
+
+
+@st.composite
+def gn_case(draw):
+    groups = draw(st.integers(1, 3))
+    c = groups * draw(st.integers(1, 3))
+    shape = (draw(st.integers(1, 3)), c, *draw(st.sampled_from([(), (3,), (2, 3), (4, 1)])))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return rng.standard_normal(shape) * 2, groups, rng.standard_normal(c), rng.standard_normal(c)
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+@HYP
+@given(case=gn_case(), affine=st.booleans())
+def test_group_layer_instance_norm_match_torch(kind, device, case, affine):
+    """Oracle: F.group_norm, F.layer_norm (no affine) and F.instance_norm."""
+    x, groups, gamma, beta = case
+    xx = as_kind(x, kind, device)
+    g, b = (as_kind(gamma, kind, device), as_kind(beta, kind, device)) if affine else (None, None)
+    tg, tb = (to_torch(gamma), to_torch(beta)) if affine else (None, None)
+    out = group_norm(xx, groups, g, b)
+    assert_same_kind(out, xx)
+    if np.prod(x.shape[1:]) // groups == 1:
+        # torch refuses groups of one value; the normalised value is then 0, leaving beta
+        expected = np.zeros_like(x) if not affine else np.broadcast_to(beta, x.shape)
+        close(out, expected)
+        return
+    close(out, F.group_norm(to_torch(x), groups, tg, tb))
+    close(layer_norm(xx, g, b), F.group_norm(to_torch(x), 1, tg, tb))
+    close(layer_norm(xx), F.layer_norm(to_torch(x), x.shape[1:]))
+    if x.ndim > 2 and np.prod(x.shape[2:]) > 1:
+        close(instance_norm(xx, g, b), F.instance_norm(to_torch(x), weight=tg, bias=tb))
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (
+            lambda: group_norm(np.zeros((2, 6, 3)), 4),
+            ValueError,
+            r"num_groups=4 does not divide the 6",
+        ),
+        (lambda: group_norm(np.zeros((2, 6)), 0), ValueError, r"num_groups=0"),
+        (
+            lambda: batch_norm(np.zeros((2, 3, 4)), None, None, None, None, training=True),
+            ValueError,
+            r"x has 3 dimensions.*\(N, D\) or \(N, C, H, W\)",
+        ),
+        (
+            lambda: batch_norm(np.zeros((2, 3)), np.ones(4), None, None, None, training=True),
+            ValueError,
+            r"gamma has shape \(4,\); expected \(3,\)",
+        ),
+        (
+            lambda: batch_norm(np.zeros((1, 3)), None, None, None, None, training=True),
+            ValueError,
+            r"only 1 value per channel",
+        ),
+        (
+            lambda: batch_norm(np.zeros((2, 3)), torch.ones(3), None, None, None, training=True),
+            TypeError,
+            r"mixed numpy and torch",
+        ),
+        (
+            lambda: batch_norm(
+                np.zeros((2, 3)), None, None, None, None, training=True, momentum=1.5
+            ),
+            ValueError,
+            r"momentum=1.5",
+        ),
+        (
+            lambda: batch_norm(np.zeros((2, 3)), None, None, None, None, training="yes"),
+            TypeError,
+            r"training='yes'",
+        ),
+    ],
+)
+def test_norm_bad_input_is_named(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
