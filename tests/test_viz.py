@@ -22,6 +22,16 @@ from course_lib import viz
 from course_lib.viz import embed, interpret, plots
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models gain nothing from threads, and on a busy shared CPU torch's spinning
+    worker threads made these tests ~15x slower; the setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _axes_of(fig: Figure) -> list[Axes]:
     """The figure's axes without colour bars."""
     return [a for a in fig.axes if a.get_label() != "<colorbar>"]
@@ -175,7 +185,7 @@ def test_plot_history_several_runs_on_one_axis():
         "val_accuracy": [0.5, 0.6, 0.7],
     }
     b = SimpleNamespace(train_loss=torch.tensor([2.0, 1.0]), val_loss=[2.1, 1.5])
-    c = {"train_loss": np.array([3.0, 2.0, 1.0, 0.5])}  # no validation split
+    c = {"train_loss": np.array([3.0, 2.0, 1.0, 0.5]), "val_loss": []}  # no validation data
     fig = viz.plot_history([a, b, c], labels=["adam", "sgd", "plain"])
     (ax,) = fig.axes
     assert len(ax.lines) == 5
@@ -194,6 +204,8 @@ def test_plot_history_several_runs_on_one_axis():
     ]
     acc = viz.plot_history(a, metric="accuracy").axes[0]
     assert [ln.get_label() for ln in acc.lines] == ["val"]
+    steps = viz.plot_history({"step_loss": [3.0, 2.0, 2.5, 1.0]}, splits=("step",)).axes[0]
+    assert steps.get_xlabel() == "step" and len(steps.lines) == 1
 
 
 def test_plot_history_rejects_bad_input():

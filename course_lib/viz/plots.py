@@ -26,6 +26,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "show_image",
@@ -406,6 +407,7 @@ def plot_history(
     splits: Sequence[str] = ("train", "val"),
     ax: Axes | None = None,
     logy: bool = False,
+    xlabel: str | None = None,
 ) -> Figure | Axes:
     """Training curves of several runs on one axis: ``{split}_{metric}`` per epoch.
 
@@ -413,7 +415,8 @@ def plot_history(
     a dict of lists (``{"train_loss": [...], "val_accuracy": [...]}``) or any object
     with such attributes (e.g. the history ``fit`` returns). Each run gets one colour;
     the first split is drawn solid, the others dashed/dotted. Splits a history lacks
-    are skipped; a history with none of them raises ``ValueError``.
+    are skipped (also empty ones); a history with none of them raises ``ValueError``.
+    ``splits=("step",)`` draws the per-step series (``step_loss``) against steps.
     Returns the new Figure, or ``ax``.
     """
     if isinstance(histories, Mapping) and not _is_history(histories):
@@ -440,7 +443,7 @@ def plot_history(
         found = False
         for j, split in enumerate(splits):
             ys = _series(run, f"{split}_{metric}")
-            if ys is None:
+            if not ys:  # missing or empty (e.g. no validation data)
                 continue
             found = True
             name = (
@@ -465,7 +468,8 @@ def plot_history(
                 f"history {i} has none of {[f'{s}_{metric}' for s in splits]} (it has {have}); "
                 f"check metric={metric!r}"
             )
-    axis.set_xlabel("epoch")
+    axis.set_xlabel(xlabel or ("step" if tuple(splits) == ("step",) else "epoch"))
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel(metric)
     if logy:
         axis.set_yscale("log")
