@@ -540,3 +540,32 @@ def test_top_activating_patches_rejects_bad_input():
     flat = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
     with pytest.raises(ValueError, match=r"expected \(N, C, H, W\) maps"):
         viz.top_activating_patches(flat, "1", images, 0, k=2)
+
+
+def test_layer_output_stops_at_the_layer_and_batches():
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 36, 2))
+    x = torch.rand(10, 1, 8, 8)
+    got = viz.layer_output(model, "1", x, batch_size=4)
+    torch.testing.assert_close(got, model[:2](x))
+
+
+@pytest.mark.gpu
+def test_interpretation_on_cuda_gives_cpu_results_and_leaves_the_model_in_place():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 1, 3)
+    )
+    images = torch.rand(6, 1, 12, 12)
+    cpu = viz.top_activating_patches(model, "3", images, 0, k=3)
+    gpu = viz.top_activating_patches(model, "3", images, 0, k=3, device="cuda")
+    torch.testing.assert_close(gpu.activations, cpu.activations, rtol=1e-4, atol=1e-5)
+    assert gpu.patches.device.type == "cpu"
+    score = nn.Sequential(nn.Flatten(), nn.Linear(144, 2))
+    heat_cpu = viz.occlusion_map(score, images[0], 1, patch=4, stride=4)
+    heat_gpu = viz.occlusion_map(score, images[0].cuda(), 1, patch=4, stride=4, device="cuda")
+    torch.testing.assert_close(heat_gpu, heat_cpu, rtol=1e-4, atol=1e-5)
+    image, _ = viz.activation_maximization(
+        model, "3", 0, input_shape=(1, 12, 12), steps=5, device="cuda"
+    )
+    assert image.device.type == "cpu"
+    assert all(p.device.type == "cpu" for p in model.parameters())

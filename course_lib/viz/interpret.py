@@ -9,7 +9,8 @@
 * :func:`layer_output` and :func:`receptive_field`: the building blocks.
 
 ``layer`` is a submodule of ``model`` or its dotted name (``"features.3"``), the
-name ``model.named_modules()`` lists. Outputs are captured with forward hooks, which
+name ``model.named_modules()`` lists (a layer that runs more than once in a forward
+pass counts with its first call). Outputs are captured with forward hooks, which
 are removed afterwards, also when something fails. The model runs in eval mode and
 every submodule's train/eval flag is restored afterwards; if ``device=`` differs from
 where the model's parameters live, the model is moved there for the call and moved
@@ -377,6 +378,7 @@ def top_activating_patches(
         if rf_given is not None
         else _trace(model, layer, tuple(x.shape[1:]), device=device)
     )
+    x = x.cpu()  # crops are cut on the CPU, whatever device the model ran on
     _, c, h, w = x.shape
     patches = torch.full((k, c, rf.size[0], rf.size[1]), float(fill), dtype=x.dtype)
     boxes = []

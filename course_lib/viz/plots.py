@@ -683,7 +683,9 @@ def plot_confusion_matrix(
     axis.set_yticks(range(k), names)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    if annotate if annotate is not None else k <= 20:
+    if annotate is None:
+        annotate = k <= 20
+    if annotate:
         threshold = (m.max() + m.min()) / 2
         integral = not normalize and np.allclose(m, np.round(m))
         for i in range(k):
