@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from course_lib.data import load_photo
-from course_lib.ops import avg_pool2d, conv2d, l2_pool2d, max_pool2d
+from course_lib.ops import avg_pool2d, conv2d, l2_pool2d, max_pool2d, relu
 from course_lib.train import get_device
 from course_lib.widgets.base import FigureApp
 
@@ -212,14 +212,14 @@ def draw_volume_conv(
 
     Row ``c`` of the figure shows input channel ``c`` with the 3x3 window, the filter's
     channel ``c`` and their nine products; the last column shows the whole output map
-    before and after ReLU (computed by :func:`course_lib.ops.conv2d`), with the chosen
+    before and after ReLU (:func:`course_lib.ops.conv2d`, :func:`course_lib.ops.relu`), with the chosen
     position outlined, and the sum. ``volume`` defaults to :func:`demo_volume`.
     """
     step, volume, kernel, products, z_map = _volume_conv(row, col, filter_name, bias, volume, device)
     f = kernel.shape[1]
     out_h, out_w = step.out_shape
     channel_sums, z = step.channel_sums, step.z
-    a_map = np.maximum(z_map, 0.0)  # ReLU
+    a_map = relu(z_map)
 
     fig = Figure(figsize=(12, 8.4), layout="constrained")
     grid = fig.add_gridspec(3, 4, width_ratios=[1.3, 0.8, 0.8, 1.1])
@@ -422,7 +422,7 @@ def draw_channel_mix(
     b = torch.tensor([float(bias)], dtype=torch.float64, device=device)
     out = conv2d(_to_tensor(image, device), weight, b)
     if relu_on:
-        out = torch.relu(out)
+        out = relu(out)
     out_map = out[0, 0].detach().cpu().numpy()  # (H, W)
     mix = ChannelMix(
         (float(w_red), float(w_green), float(w_blue)),
