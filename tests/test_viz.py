@@ -8,6 +8,7 @@ answers are known in closed form, so the tests do not depend on training.
 from __future__ import annotations
 
 import inspect
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -87,7 +88,7 @@ def test_show_image_draws_into_given_axes():
     ],
 )
 def test_show_image_rejects_bad_input(img, err, words):
-    with pytest.raises(err, match=__import__("re").escape(words)):
+    with pytest.raises(err, match=re.escape(words)):
         viz.show_image(img)
 
 

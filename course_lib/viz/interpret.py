@@ -502,7 +502,9 @@ def activation_maximization(
     unit ``h`` is ``channel`` of the layer's output at ``position`` (row, col) of its
     maps (default: the centre unit; ``"mean"``: the channel's spatial mean); for a
     ``(N, K)`` output, entry ``channel``. Returns the best image found ``(C, H, W)``
-    (CPU) and the unit's value at the start and after every step.
+    (CPU) and the unit's value at the start and after every step. A unit read after a
+    ReLU that is zero at the start has no gradient and stops at once: maximise the
+    layer before the ReLU, or try another ``seed``.
     Lesson 13; Erhan et al. (2009).
     """
     shape = tuple(int(v) for v in input_shape)
