@@ -61,12 +61,16 @@ def _geometry(x, w, b, stride, padding):
 
 
 def _im2col(xp, x, kh, kw, sh, sw, ph, pw):
-    """The im2col matrix of ``x``: shape (N, C*KH*KW, OH*OW), one column per window."""
+    """The im2col matrix of ``x``: shape (C*KH*KW, N*OH*OW), one column per window.
+
+    Rows are ordered like a flattened filter (c, u, v), so ``w.reshape(F, -1) @ cols``
+    is the whole convolution in one matrix multiply.
+    """
     xpad = pad2d(xp, x, ph, pw)  # (N, C, H + 2ph, W + 2pw)
     win = windows(xpad, kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
     n, c, oh, ow = win.shape[:4]
-    cols = xp.permute_dims(win, (0, 1, 4, 5, 2, 3))  # (N, C, KH, KW, OH, OW), a view
-    return xp.reshape(cols, (n, c * kh * kw, oh * ow))  # the one copy: (N, C*KH*KW, OH*OW)
+    cols = xp.permute_dims(win, (1, 4, 5, 0, 2, 3))  # (C, KH, KW, N, OH, OW), a view
+    return xp.reshape(cols, (c * kh * kw, n * oh * ow))  # the one copy
 
 
 def conv2d(x, w, b=None, *, stride=1, padding=0):
@@ -78,19 +82,19 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
 
     ``out[n, f, i, j] = sum_{c, u, v} x_pad[n, c, i*sh + u, j*sw + v] * w[f, c, u, v] + b[f]``,
     the same as ``torch.nn.functional.conv2d``. Implementation: im2col (one copy of
-    size N * C*KH*KW * OH*OW) then a batched matrix multiply.
+    size C*KH*KW x N*OH*OW) then a single matrix multiply with the (F, C*KH*KW) filters.
     """
     xp = namespace(x, w, b, names=("x", "w", "b"))
     (sh, sw), (ph, pw), (oh, ow) = _geometry(x, w, b, stride, padding)
     n = x.shape[0]
     f, c, kh, kw = w.shape
-    cols = _im2col(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)
+    cols = _im2col(xp, x, kh, kw, sh, sw, ph, pw)  # (C*KH*KW, N*OH*OW)
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
-    out = xp.matmul(w_mat, cols)  # (N, F, OH*OW)
-    out = xp.reshape(out, (n, f, oh, ow))  # (N, F, OH, OW)
+    out = xp.matmul(w_mat, cols)  # (F, N*OH*OW)
     if b is not None:
-        out = out + xp.reshape(b, (1, f, 1, 1))
-    return out
+        out = out + xp.reshape(b, (f, 1))
+    out = xp.reshape(out, (f, n, oh, ow))  # (F, N, OH, OW)
+    return contiguous(xp.permute_dims(out, (1, 0, 2, 3)))  # (N, F, OH, OW)
 
 
 def conv2d_backward(dout, x, w, *, stride=1, padding=0):
@@ -114,14 +118,14 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0):
             f"dout has shape {tuple(dout.shape)}; expected {expected}, the shape of "
             "conv2d's output for this x, w, stride and padding"
         )
-    dout3 = xp.reshape(dout, (n, f, oh * ow))  # (N, F, OH*OW)
-    db = xp.sum(dout3, axis=(0, 2))  # (F,)
-    cols = _im2col(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)
-    dw = xp.sum(xp.matmul(dout3, xp.permute_dims(cols, (0, 2, 1))), axis=0)  # (F, C*KH*KW)
-    dw = xp.reshape(dw, (f, c, kh, kw))
+    dout_mat = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (f, n * oh * ow))  # (F, N*OH*OW)
+    db = xp.sum(dout_mat, axis=1)  # (F,)
+    cols = _im2col(xp, x, kh, kw, sh, sw, ph, pw)  # (C*KH*KW, N*OH*OW)
+    dw = xp.reshape(xp.matmul(dout_mat, xp.permute_dims(cols, (1, 0))), (f, c, kh, kw))
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
-    dcols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), dout3)  # (N, C*KH*KW, OH*OW)
-    dcols = xp.reshape(dcols, (n, c, kh, kw, oh, ow))
+    dcols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), dout_mat)  # (C*KH*KW, N*OH*OW)
+    dcols = xp.reshape(dcols, (c, kh, kw, n, oh, ow))
+    dcols = xp.permute_dims(dcols, (3, 0, 1, 2, 4, 5))  # (N, C, KH, KW, OH, OW), a view
     dxpad = col2im(xp, dcols, (n, c, h + 2 * ph, wd + 2 * pw), sh, sw)
     dx = contiguous(dxpad[:, :, ph : ph + h, pw : pw + wd])  # (N, C, H, W)
     return dx, dw, db

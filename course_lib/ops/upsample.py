@@ -76,9 +76,10 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0):
             "expected a padding smaller than half of that"
         )
     w_mat = xp.reshape(w, (c, f * kh * kw))  # (C_in, C_out*KH*KW)
-    x3 = xp.reshape(x, (n, c, h * wd))  # (N, C_in, H*W)
-    cols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), x3)  # (N, C_out*KH*KW, H*W)
-    cols = xp.reshape(cols, (n, f, kh, kw, h, wd))
+    x_mat = xp.reshape(xp.permute_dims(x, (1, 0, 2, 3)), (c, n * h * wd))  # (C_in, N*H*W)
+    cols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), x_mat)  # (C_out*KH*KW, N*H*W)
+    cols = xp.reshape(cols, (f, kh, kw, n, h, wd))
+    cols = xp.permute_dims(cols, (3, 0, 1, 2, 4, 5))  # (N, C_out, KH, KW, H, W), a view
     # the last output_padding rows/columns receive nothing from the scatter: zeros
     full = col2im(xp, cols, (n, f, full_h, full_w), sh, sw)  # (N, C_out, full_h, full_w)
     out = contiguous(full[:, :, ph : ph + oh, pw : pw + ow])  # (N, C_out, OH, OW)
