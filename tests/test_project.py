@@ -86,6 +86,15 @@ def test_notebooks_are_committed_without_outputs(path):
     assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; strip them"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_turns_on_inline_figures(path):
+    cells = json.loads(path.read_text())["cells"]
+    setup = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    assert "%matplotlib inline" in setup, (
+        f"{path.name}: without %matplotlib inline in the setup cell, a returned Figure shows as text"
+    )
+
+
 def test_notebooks_are_numbered_in_teaching_order():
     names = [p.name for p in NOTEBOOKS]
     assert names and names[0] == "00_start_here.ipynb"
