@@ -42,17 +42,26 @@ from course_lib.ops import (  # noqa: E402
 
 def median_time(fn, repeats: int, *, sync=None) -> float:
     """Median wall time of ``fn()`` in seconds over ``repeats`` runs, after one warm-up."""
-    fn()
+    return paired_medians(fn, None, repeats, sync=sync)[0]
+
+
+def paired_medians(ours, theirs, repeats: int, *, sync=None) -> tuple[float, float]:
+    """Median times of two functions, run alternately so that both see the same load."""
+    fns = [f for f in (ours, theirs) if f is not None]
+    times: list[list[float]] = [[] for _ in fns]
+    for f in fns:  # warm-up
+        f()
     if sync:
         sync()
-    times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for k, f in enumerate(fns):
+            start = time.perf_counter()
+            f()
+            if sync:
+                sync()
+            times[k].append(time.perf_counter() - start)
+    medians = [statistics.median(t) for t in times]
+    return medians[0], (medians[1] if len(medians) > 1 else float("nan"))
 
 
 def rows_for(device: str, dtype: torch.dtype, repeats: int):
@@ -111,7 +120,7 @@ def rows_for(device: str, dtype: torch.dtype, repeats: int):
             ),
         )
     for label, ours, theirs in cases:
-        yield label, median_time(ours, repeats, sync=sync), median_time(theirs, repeats, sync=sync)
+        yield label, *paired_medians(ours, theirs, repeats, sync=sync)
 
 
 def naive_row(batch: int, dtype: torch.dtype, repeats: int):
@@ -120,8 +129,9 @@ def naive_row(batch: int, dtype: torch.dtype, repeats: int):
     w = torch.randn(32, 16, 3, 3, generator=g, dtype=dtype)
     xn, wn = x.numpy(), w.numpy()
     ours = median_time(lambda: conv2d_naive(xn, wn, padding=1), max(1, repeats // 3))
-    fast = median_time(lambda: conv2d(xn, wn, padding=1), repeats)
-    theirs = median_time(lambda: F.conv2d(x, w, padding=1), repeats)
+    fast, theirs = paired_medians(
+        lambda: conv2d(xn, wn, padding=1), lambda: F.conv2d(x, w, padding=1), repeats
+    )
     return ours, fast, theirs
 
 
@@ -159,10 +169,14 @@ def main(argv=None) -> None:
     parser.add_argument("--naive-batch", type=int, default=2)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--quick", action="store_true", help="5 repeats")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     args = parser.parse_args(argv)
     repeats = 5 if args.quick else args.repeats
     dtype = getattr(torch, args.dtype)
-    torch.set_num_threads(torch.get_num_threads())
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, numpy {np.__version__}, {args.dtype}, "
         f"{torch.get_num_threads()} torch threads, median of {repeats} runs"
