@@ -41,3 +41,25 @@ constraints: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data/cache
+
+.PHONY: test-browser report
+
+# The course as a learner meets it: JupyterLab in Debian's Chromium (never a
+# Playwright browser download) runs each lesson, moves its widget and checks the
+# picture changes. Needs /usr/bin/chromium (apt-get install chromium).
+test-browser: EXTRAS = dev,browser
+test-browser: $(STAMP)
+	@$(BIN)/python -c "import playwright" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,browser]'
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
+	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
+	$(BIN)/python -m pytest -m browser tests/browser
+
+# Every notebook once, one at a time: wall time, peak memory and experiment outcome
+# per lesson, written to build/report.md (the README's syllabus table).
+report: $(STAMP)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
+	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
+	$(BIN)/python tools/report.py --out build/report.md

@@ -27,13 +27,28 @@ NOTEBOOKS = REPO / "notebooks"
 
 # notebook number -> the widget to move and what must change (see WidgetCase).
 TABLE: dict[str, WidgetCase] = {
-    "00": WidgetCase("notebooks/00_start_here.ipynb"),
-    "01": WidgetCase("notebooks/01_convolution_edges.ipynb"),
-    "02": WidgetCase("notebooks/02_padding_stride.ipynb"),
-    "03": WidgetCase("notebooks/03_volumes_pooling.ipynb"),
-    "04": WidgetCase("notebooks/04_activations.ipynb"),
-    "05": WidgetCase("notebooks/05_training_a_cnn.ipynb"),
-}
+    "00": WidgetCase(
+        "notebooks/00_start_here.ipynb", app="A photo is a grid of numbers", control="size",
+        move="right:2",
+    ),
+    "01": WidgetCase(
+        "notebooks/01_convolution_and_edge_detection.ipynb", app="Kernel explorer",
+        control="kernel", move="select:next",
+    ),
+    "02": WidgetCase(
+        "notebooks/02_padding_stride_output_size.ipynb", app="Sliding window",
+        control="stride s", move="right:1",
+    ),
+    "03": WidgetCase(
+        "notebooks/03_volumes_pooling_1x1.ipynb", app="Pooling a photo", control="pooling",
+        move="select:next",
+    ),
+    "04": WidgetCase(
+        "notebooks/04_activation_functions.ipynb", app="An activation and its slope",
+        control="function", move="select:next",
+    ),
+    "05": WidgetCase("notebooks/05_building_and_training_a_cnn.ipynb"),
+}  # fmt: skip
 
 
 def _lesson_cases() -> list:
