@@ -79,6 +79,27 @@ def test_report_table_and_targets():
     assert report.targets([fast]) == (report.targets([fast])[0], True)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_report_measures_the_kernels_process_tree(tmp_path, jupyter_dirs):
+    """A child process of the kernel holding 600 MB for 2 s must show in the peak:
+    the kernel alone stays near 100 MB, so only the tree's sum can pass."""
+    child = "import numpy as np, time; a = np.ones(600 * 2**20 // 8); a[::512] += 1; time.sleep(2)"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}], check=True)"),
+        nbformat.v4.new_code_cell('print("Experiment: the child ran")'),
+    ]  # fmt: skip
+    path = tmp_path / "99_memory.ipynb"
+    nbformat.write(nb, path)
+    run = report.run_notebook(path, timeout_s=120)
+    assert not run.error, run.error
+    assert run.experiments == ["Experiment: the child ran"]
+    assert run.wall_s >= 2.0
+    assert run.peak_rss >= 600 * 2**20, f"peak {run.peak_rss / 2**20:.0f} MB misses the child"
+    assert run.peak_rss < 2 * 2**30, f"peak {run.peak_rss / 2**20:.0f} MB is implausibly large"
+
+
 # ------------------------------------------------------------------ idempotence
 
 
