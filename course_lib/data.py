@@ -141,7 +141,7 @@ def load_digits(
 # --------------------------------------------------------------------------- shapes
 
 SHAPE_CLASSES = ("background", "disc", "square", "triangle", "cross")
-_SHAPES_VERSION = 1
+_SHAPES_VERSION = 2
 CACHE_ENV = "COURSE_DATA_CACHE"
 
 
@@ -179,7 +179,8 @@ def _generate_shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarr
 
     # Background: two colours mixed by an oriented grating plus a second finer one.
     c0 = rng.uniform(0, 1, (n, 3, 1, 1)).astype(np.float32)
-    c1 = rng.uniform(0, 1, (n, 3, 1, 1)).astype(np.float32)
+    c1 = np.clip(c0 + rng.uniform(-0.35, 0.35, (n, 3, 1, 1)), 0, 1).astype(np.float32)
+    bg_mean = (c0 + c1)[:, None, :, 0, 0] / 2  # (n, 1, 3)
     images = np.empty((n, 3, s, s), np.float32)
     grating = np.zeros((n, s, s), np.float32)
     for _ in range(2):
@@ -199,7 +200,10 @@ def _generate_shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarr
     cx = rng.uniform(0, s, (n, max_objects))
     cy = rng.uniform(0, s, (n, max_objects))
     theta = rng.uniform(0, 2 * np.pi, (n, max_objects))
-    colour = rng.uniform(0, 1, (n, max_objects, 3)).astype(np.float32)
+    # every channel of an object differs from the background's mean colour by 0.3-0.6
+    # (circularly), so objects are visible but their colour says nothing of their class
+    offset = rng.uniform(0.3, 0.6, (n, max_objects, 3)) * rng.choice([-1, 1], (n, max_objects, 3))
+    colour = np.mod(bg_mean + offset, 1.0).astype(np.float32)
     shade = rng.uniform(-0.4, 0.4, (n, max_objects, 2)).astype(np.float32)  # linear shading
     for j in range(max_objects):
         for kind in range(1, len(SHAPE_CLASSES)):
@@ -239,7 +243,8 @@ def make_shapes_segmentation(
     [0, 1] and masks (n, size, size) int64 with labels indexing ``SHAPE_CLASSES``.
 
     Each scene has a two-colour background textured by two oriented gratings, then 2-6
-    objects (disc, square, triangle, cross) of random colour, shading, rotation and
+    objects (disc, square, triangle, cross) of random colour (at least 0.3 away from the
+    background's mean in every channel), shading, rotation and
     scale (radius 5-25% of the side, log-uniform), drawn in order so that later ones
     occlude earlier ones, then Gaussian noise. The class is carried by the outline,
     not the colour, and small objects are a few pixels across, so boundary detail
