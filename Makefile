@@ -23,15 +23,17 @@ lab: $(STAMP)
 	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
 	  --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG)
 
-# Lint, the library's unit tests, then every notebook top to bottom.
-# Jupyter's config, data and workspace folders live in a throw-away directory.
+# Lint, the library's unit tests, then every notebook top to bottom. Tests and
+# notebooks run with no network but loopback (tools/offline.sh), which proves that
+# nothing downloads anything. Jupyter's config, data and workspace folders live in a
+# throw-away directory.
 test: $(STAMP)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
 	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
 	$(BIN)/ruff check . ; \
-	$(BIN)/python -m pytest -m "not browser" tests ; \
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+	tools/offline.sh $(BIN)/python -m pytest -m "not browser" tests ; \
+	tools/offline.sh $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  --timeout=600 -n 2 --dist loadscope notebooks
 
 constraints: $(STAMP)

@@ -4,7 +4,7 @@
   ``Experiment:`` and tabulates it.
 - Idempotence: a lesson run twice in one kernel, and again in a fresh kernel,
   prints the same ``Experiment:`` lines (run on the cheapest lessons only).
-- Offline: the unit tests and every notebook, kernels included, pass inside a
+- Offline: `make test` runs the unit tests and every notebook, kernels included, inside a
   network namespace where only loopback exists, so nothing can be downloaded.
 - Security: the server ``make lab`` starts refuses requests without its token and
   listens on 127.0.0.1 only.
@@ -150,80 +150,42 @@ def test_experiment_outcome_repeats(path, jupyter_dirs):
 
 # ------------------------------------------------------------------ offline
 
-# Inside the namespace: bring loopback up (kernels talk to Jupyter over 127.0.0.1),
-# prove the outside is unreachable, then run the given command.
-_PROBE = (
-    "import socket, sys\n"
+# `make test` runs pytest and every notebook through tools/offline.sh, inside a
+# network namespace where only loopback exists (COURSE_OFFLINE=1 is then set).
+# A lesson that downloaded anything would fail there.
+OFFLINE = ROOT / "tools" / "offline.sh"
+_REACH = (
+    "import socket\n"
+    "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
+    "cli = socket.create_connection(srv.getsockname(), timeout=3); cli.close()\n"
     "s = socket.socket(); s.settimeout(3)\n"
-    "code = s.connect_ex(('1.1.1.1', 80))\n"
-    "sys.exit('network reachable from the namespace' if code == 0 else 0)\n"
+    "print('outside:', s.connect_ex(('93.184.216.34', 443)))\n"
 )
+_UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT)
 
 
-def _netns_prefix() -> list[str]:
-    """``unshare -n`` (as root) or ``unshare -rn`` (user namespace), whichever works."""
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("offline check needs `unshare` and `ip` (util-linux, iproute2)")
-    errors = []
-    for prefix in (["unshare", "-n"], ["unshare", "-rn"]):
-        probe = subprocess.run(
-            [*prefix, "sh", "-c", "ip link set lo up"], capture_output=True, text=True
-        )
-        if probe.returncode == 0:
-            return prefix
-        errors.append(f"{' '.join(prefix)}: {probe.stderr.strip()}")
-    pytest.skip("cannot make a network namespace with only loopback here ("
-                + "; ".join(errors) + "); the offline check needs root or user namespaces")  # fmt: skip
-
-
-def _run_offline(command: list[str], env: dict[str, str], timeout: int):
-    # sh -c SCRIPT NAME ARGS...: $1 is python, $2 the probe, the rest the command.
-    args = [*_netns_prefix(), "sh", "-c",
-            'ip link set lo up && "$1" -c "$2" && shift 2 && exec "$@"',
-            "offline", sys.executable, _PROBE, *command]  # fmt: skip
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def _tail(result) -> str:
-    return (result.stdout + result.stderr)[-4000:]
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(1800)
-def test_unit_tests_pass_offline(jupyter_dirs):
-    result = _run_offline(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-m", "not slow and not browser", "tests"],
-        jupyter_dirs, timeout=1700,
-    )  # fmt: skip
-    assert result.returncode == 0, _tail(result)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_offline(path, jupyter_dirs):
-    result = _run_offline(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "--nbval-lax", "--nbval-current-env", str(path.relative_to(ROOT))],
-        jupyter_dirs, timeout=800,
-    )  # fmt: skip
-    assert result.returncode == 0, _tail(result)
-
-
-def test_offline_namespace_blocks_the_network(jupyter_dirs):
-    """The namespace is what the offline tests claim: loopback works, nothing else."""
-    check = (
-        "import socket\n"
-        "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
-        "cli = socket.create_connection(srv.getsockname(), timeout=3); cli.close()\n"
-        "s = socket.socket(); s.settimeout(3)\n"
-        "print('outside:', s.connect_ex(('93.184.216.34', 443)))\n"
+def _outside_code(command_prefix: list[str]) -> tuple[int, str]:
+    result = subprocess.run(
+        [*command_prefix, sys.executable, "-c", _REACH], capture_output=True, text=True, timeout=60
     )
-    result = _run_offline([sys.executable, "-c", check], jupyter_dirs, timeout=60)
-    assert result.returncode == 0, _tail(result)
-    code = int(result.stdout.split("outside:")[1])
-    assert code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT), _tail(result)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return int(result.stdout.split("outside:")[1]), result.stderr
+
+
+def test_offline_wrapper_blocks_all_but_loopback():
+    """tools/offline.sh is what `make test` claims: loopback works, nothing else."""
+    code, stderr = _outside_code([str(OFFLINE)])
+    if "running WITH the network" in stderr:
+        pytest.skip(stderr.strip())
+    assert code in _UNREACHABLE, f"an outside address answered through offline.sh (code {code})"
+
+
+def test_this_test_run_is_offline():
+    """The suite itself (and so every notebook kernel `make test` starts) has no network."""
+    if os.environ.get("COURSE_OFFLINE") != "1":
+        pytest.skip("not started through tools/offline.sh (run `make test` for the offline run)")
+    code, _ = _outside_code([])
+    assert code in _UNREACHABLE, f"COURSE_OFFLINE=1, yet an outside address answered ({code})"
 
 
 # ------------------------------------------------------------------ security
