@@ -81,7 +81,7 @@ class LearnedFilterResult:
 
     def summary(self) -> str:
         return (
-            f"From a random start, {self.steps} steps of gradient descent on "
+            f"Experiment: from a random start, {self.steps} steps of gradient descent on "
             f"{self.n_pairs} (crop, edge map) pairs ({self.data}) learned a 3x3 kernel whose "
             f"cosine similarity with {self.target_name} is {self.cosine:.4f} (it started at "
             f"{self.cosines[0]:+.3f}); the largest weight error is {self.max_abs_error:.3f} "
