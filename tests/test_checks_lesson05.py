@@ -150,7 +150,10 @@ def _learner_cost(activation=math.prod, conv=None, fc=None, pool=None):
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (_learner_cost(activation=lambda out: out[0] * out[1] if len(out) == 3 else out[0]), "every channel"),
+        (
+            _learner_cost(activation=lambda out: out[0] * out[1] if len(out) == 3 else out[0]),
+            "every channel",
+        ),
         (
             _learner_cost(conv=lambda s, f, k: f * f * s[2] * k, fc=lambda s, n: math.prod(s) * n),
             "not the biases",
@@ -187,10 +190,21 @@ def test_lenet_params_accepts_the_torch_count():
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (sum(p.numel() for n, p in _torch_lenet(3).named_parameters() if "weight" in n), "not the biases"),
+        (
+            sum(p.numel() for n, p in _torch_lenet(3).named_parameters() if "weight" in n),
+            "not the biases",
+        ),
         (sum(p.numel() for p in _torch_lenet(1).parameters()), "one-channel"),
         (sum(p.numel() for p in _torch_lenet(3)[:-1].parameters()), "last layer"),
-        (sum(p.numel() for m in _torch_lenet(3) if isinstance(m, nn.Conv2d) for p in m.parameters()), "only the conv"),
+        (
+            sum(
+                p.numel()
+                for m in _torch_lenet(3)
+                if isinstance(m, nn.Conv2d)
+                for p in m.parameters()
+            ),
+            "only the conv",
+        ),
     ],
     ids=["weights-only", "grey-input", "no-output-layer", "conv-only"],
 )

@@ -151,6 +151,10 @@ def test_deep_or_not_result_arithmetic_on_a_short_run():
     assert result.cost_of_removing_fc == pytest.approx(acc["LeNet-5"] - acc["no hidden FC"])
     assert result.claim_holds == (result.difference >= result.margin)
     assert set(result.params) == set(VARIANTS) and result.n_test == 100
+    labels = _tiny_digits().test.tensors[1]
+    for name in VARIANTS:  # the stored predictions reproduce each variant's accuracy
+        hits = (result.predictions[name] == labels).double().mean()
+        assert float(hits) == pytest.approx(acc[name])
     assert result.summary().startswith("Experiment:")
     assert len(result.table().splitlines()) == 1 + len(VARIANTS)
 

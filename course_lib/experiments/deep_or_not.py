@@ -320,19 +320,23 @@ def load_digits_anywhere(
 
     def part(ds: TensorDataset) -> TensorDataset:
         x, y = ds.tensors
-        return TensorDataset(place_anywhere(x, canvas=canvas, generator=gen).to(device), y.to(device))
+        return TensorDataset(
+            place_anywhere(x, canvas=canvas, generator=gen).to(device), y.to(device)
+        )
 
     return DataSplits(part(digits.train), part(digits.val), part(digits.test), digits.classes)
 
 
 @dataclass(frozen=True)
 class DeepOrNotResult:
-    """Experiment 2's outcome, per variant: test accuracy, parameters, seconds, history."""
+    """Experiment 2's outcome, per variant: test accuracy, parameters, seconds, history,
+    and the predicted labels (N,) of the test images (for a confusion matrix)."""
 
     accuracy: dict[str, float]
     params: dict[str, int]
     seconds: dict[str, float]
     histories: dict[str, History]
+    predictions: dict[str, torch.Tensor]
     epochs: int
     n_test: int
     margin: float
@@ -411,7 +415,7 @@ def deep_or_not_experiment(
     if data is None:
         data = load_digits_anywhere(seed=seed, device=device)
     in_channels = data.train.tensors[0].shape[1]
-    accuracy, params, seconds, histories = {}, {}, {}, {}
+    accuracy, params, seconds, histories, predictions = {}, {}, {}, {}, {}
     for name in VARIANTS:
         set_seed(seed)
         model = build_variant(name, in_channels=in_channels, num_classes=len(data.classes))
@@ -430,14 +434,17 @@ def deep_or_not_experiment(
         )
         accuracy[name], params[name] = acc, count_params(model)
         seconds[name], histories[name] = history.wall_time, history
+        with torch_threads(num_threads):
+            scores = predict(model, data.test.tensors[0], device=device)  # (N, classes)
+        predictions[name] = scores.argmax(1).cpu()
     return DeepOrNotResult(
         accuracy=accuracy,
         params=params,
         seconds=seconds,
         histories=histories,
+        predictions=predictions,
         epochs=epochs,
         n_test=len(data.test),
         margin=margin,
         data_name=data_name,
     )
-

@@ -1,0 +1,262 @@
+"""Lesson 05's classic-network tables: LeNet-5, AlexNet and VGG-16, layer by layer.
+
+* :func:`net_summary` runs :func:`course_lib.shapes.summary` on one of :data:`NETS`
+  built on PyTorch's "meta" device: shapes and parameter counts are exact, but no
+  weights are allocated (VGG-16's 138 million would take half a gigabyte) and nothing
+  is downloaded.
+* :func:`activation_table` adds each layer's activation size (the number of values in
+  its output, H x W x C) to a summary; :func:`activation_memory` adds up what a forward
+  pass must keep for one image: the input plus the output of every conv, pooling and
+  FC layer (ReLU and dropout overwrite their input in place, flatten is a view).
+* :func:`draw_net_profile` draws activation sizes, parameters or multiplications per
+  layer on a log scale, and :func:`net_profile_app` picks the network and the quantity:
+  activations are large early and parameters late.
+
+Source: lesson 05, seed 004 (LeNet-5 about 60K parameters, AlexNet about 60M, VGG-16
+about 138M and "96 MB per image" for its forward pass).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from course_lib.models import alexnet, lenet5, vgg16
+from course_lib.shapes import Summary, summary
+from course_lib.widgets.base import FigureApp
+
+__all__ = [
+    "NETS",
+    "QUANTITIES",
+    "STORED_KINDS",
+    "ActivationMemory",
+    "NetTable",
+    "activation_memory",
+    "activation_table",
+    "draw_net_profile",
+    "net_profile_app",
+    "net_summary",
+]
+
+# name -> (constructor, input shape (C, H, W) of one image)
+NETS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
+    "LeNet-5": (lambda: lenet5(in_channels=3, num_classes=10), (3, 32, 32)),
+    "AlexNet": (lambda: alexnet(num_classes=1000), (3, 224, 224)),
+    "VGG-16": (lambda: vgg16(num_classes=1000), (3, 224, 224)),
+}
+# Layers whose outputs a forward pass stores (see activation_memory).
+STORED_KINDS = ("Conv2d", "MaxPool2d", "AvgPool2d", "Linear")
+QUANTITIES = ("activation size", "parameters", "multiplications")
+
+
+def net_summary(name: str) -> Summary:
+    """``shapes.summary`` of a classic network (see :data:`NETS`) on its usual input size."""
+    if name not in NETS:
+        raise ValueError(f"name={name!r} is not one of {tuple(NETS)}")
+    return _net_summary(name)
+
+
+@functools.lru_cache(maxsize=len(NETS))
+def _net_summary(name: str) -> Summary:  # a Summary is frozen, so sharing it is safe
+    build, shape = NETS[name]
+    with torch.device("meta"):  # shapes and counts without allocating any weights
+        model = build()
+    return summary(model, shape)
+
+
+@dataclass(frozen=True)
+class NetTable:
+    """A :class:`~course_lib.shapes.Summary` with an activation-size column.
+
+    ``rows``: (layer, type, output shape, activation size, parameters, multiplications).
+    Shows as HTML in a notebook and as text in ``print``.
+    """
+
+    input_shape: tuple[int, ...]
+    rows: tuple[tuple[str, str, tuple[int, ...], int, int, int], ...]
+    total_params: int
+    total_mults: int
+
+    HEADERS = ("layer", "type", "output shape", "activation size", "parameters", "multiplications")
+
+    def _cells(self) -> list[tuple[str, ...]]:
+        cells = [
+            (n, k, " x ".join(map(str, s)), f"{a:,}", f"{p:,}", f"{m:,}")
+            for n, k, s, a, p, m in self.rows
+        ]
+        shape = " x ".join(map(str, self.input_shape))
+        cells.append(
+            ("total", f"input {shape}", "", "", f"{self.total_params:,}", f"{self.total_mults:,}")
+        )
+        return cells
+
+    def __str__(self) -> str:
+        cells = [self.HEADERS, *self._cells()]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(self.HEADERS))]
+        lines = [
+            "  ".join(r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(6))
+            for r in cells
+        ]
+        rule = "-" * len(lines[0])
+        return "\n".join([lines[0], rule, *lines[1:-1], rule, lines[-1]])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        def tr(row, tag="td"):
+            return (
+                "<tr>"
+                + "".join(
+                    f'<{tag} style="text-align:{"right" if i >= 3 else "left"}">{html.escape(c)}</{tag}>'
+                    for i, c in enumerate(row)
+                )
+                + "</tr>"
+            )
+
+        cells = self._cells()
+        body = "".join(tr(r) for r in cells[:-1])
+        return (
+            f"<table><thead>{tr(self.HEADERS, 'th')}</thead><tbody>{body}</tbody>"
+            f"<tfoot>{tr(cells[-1], 'th')}</tfoot></table>"
+        )
+
+
+def activation_table(table: Summary, *, kinds: Sequence[str] | None = None) -> NetTable:
+    """The summary's rows (only those of ``kinds``, if given) with H x W x C per output."""
+    if not isinstance(table, Summary):
+        raise TypeError(f"table must be a shapes.Summary, not {type(table).__name__}")
+    rows = tuple(
+        (r.name, r.kind, r.output_shape, math.prod(r.output_shape), r.params, r.mults)
+        for r in table.rows
+        if kinds is None or r.kind in kinds
+    )
+    return NetTable(table.input_shape, rows, table.total_params, table.total_mults)
+
+
+def _size(megabytes: float) -> str:
+    return f"{megabytes:.1f} MB" if megabytes >= 1 else f"{1000 * megabytes:.1f} kB"
+
+
+@dataclass(frozen=True)
+class ActivationMemory:
+    """Values a forward pass keeps for one image, and their size in bytes."""
+
+    input_values: int
+    layer_values: int  # outputs of the stored layers
+    activation_values: int  # outputs of ReLU layers, if kept separately (not in place)
+    bytes_per_value: int
+    early_fraction: float  # share of the stored values in the first half of the stored layers
+
+    @property
+    def values(self) -> int:
+        return self.input_values + self.layer_values
+
+    @property
+    def megabytes(self) -> float:
+        return self.values * self.bytes_per_value / 1e6
+
+    @property
+    def megabytes_separate_relu(self) -> float:
+        """The total if every ReLU output were a separate tensor too."""
+        return (self.values + self.activation_values) * self.bytes_per_value / 1e6
+
+    def __str__(self) -> str:
+        return (
+            f"{self.values:,} values per image ({self.input_values:,} input + "
+            f"{self.layer_values:,} layer outputs) = {_size(self.megabytes)} at "
+            f"{self.bytes_per_value} bytes each, forward pass only; "
+            f"{100 * self.early_fraction:.0f}% of the layer outputs are in the first half "
+            f"of the layers. Keeping ReLU outputs separately too: "
+            f"{_size(self.megabytes_separate_relu)}."
+        )
+
+
+def activation_memory(
+    table: Summary,
+    *,
+    kinds: Sequence[str] = STORED_KINDS,
+    bytes_per_value: int = 4,
+) -> ActivationMemory:
+    """What one image's forward pass stores: its input plus every ``kinds`` layer's output.
+
+    ``bytes_per_value`` is 4 for float32. The backward pass needs these values again
+    (and gradients of the same size), so training needs at least twice as much.
+    """
+    if not isinstance(table, Summary):
+        raise TypeError(f"table must be a shapes.Summary, not {type(table).__name__}")
+    if not isinstance(bytes_per_value, int) or bytes_per_value <= 0:
+        raise ValueError(f"bytes_per_value={bytes_per_value!r} must be a positive int")
+    sizes = [math.prod(r.output_shape) for r in table.rows if r.kind in kinds]
+    if not sizes:
+        raise ValueError(f"no layer of kinds {tuple(kinds)} in the table")
+    relu = sum(math.prod(r.output_shape) for r in table.rows if r.kind == "ReLU")
+    half = len(sizes) // 2 or 1
+    return ActivationMemory(
+        input_values=math.prod(table.input_shape),
+        layer_values=sum(sizes),
+        activation_values=relu,
+        bytes_per_value=bytes_per_value,
+        early_fraction=sum(sizes[:half]) / sum(sizes),
+    )
+
+
+def draw_net_profile(net: str = "VGG-16", quantity: str = "activation size") -> tuple[Figure, str]:
+    """Bars per conv/pool/FC layer of ``net``: activation size, parameters or multiplications.
+
+    Log scale; conv layers blue, pooling grey, FC orange. Returns the figure and a
+    sentence with the network's totals.
+    """
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity={quantity!r} is not one of {QUANTITIES}")
+    table = activation_table(net_summary(net), kinds=STORED_KINDS)
+    column = {"activation size": 3, "parameters": 4, "multiplications": 5}[quantity]
+    values = np.array([r[column] for r in table.rows], dtype=np.float64)
+    colours = {"Conv2d": "#1f6fb5", "Linear": "#e67e22"}
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(values))
+    ax.bar(
+        x,
+        np.where(values > 0, values, np.nan),
+        color=[colours.get(r[1], "#9aa5b1") for r in table.rows],
+    )
+    ax.set_yscale("log")
+    labels = [
+        f"{r[1].replace('Conv2d', 'conv').replace('MaxPool2d', 'pool').replace('Linear', 'FC')}"
+        for r in table.rows
+    ]
+    ax.set_xticks(x, labels, rotation=90, fontsize=7)
+    ax.set_ylabel(quantity)
+    total = values.sum()
+    fc = sum(r[column] for r in table.rows if r[1] == "Linear")
+    ax.set_title(
+        f"{net}: {quantity} per layer (total {total:,.0f}; FC layers {100 * fc / total:.0f}%)",
+        fontsize=10,
+    )
+    memory = activation_memory(net_summary(net))
+    text = (
+        f"{net}: {table.total_params:,} parameters, {table.total_mults:,} multiplications; "
+        f"{quantity} of the FC layers: {100 * fc / total:.0f}% of the total. "
+        f"Forward-pass memory: {_size(memory.megabytes)} per image."
+    )
+    return fig, text
+
+
+def net_profile_app(net: str = "LeNet-5", quantity: str = "activation size") -> FigureApp:
+    """Dropdowns for the network and the quantity per layer."""
+    controls = {
+        "net": widgets.Dropdown(options=list(NETS), value=net, description="network"),
+        "quantity": widgets.Dropdown(
+            options=list(QUANTITIES), value=quantity, description="per layer"
+        ),
+    }
+    return FigureApp(controls, draw_net_profile, title="Where the values, weights and work sit")
