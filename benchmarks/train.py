@@ -110,7 +110,7 @@ def main() -> None:
         lambda: fcn("8s"),
         images[:300],
         masks[:300],
-        epochs=1,
+        epochs=2,
         batch_size=32,
         repeats=repeats,
     )
