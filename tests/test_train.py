@@ -289,3 +289,22 @@ def test_training_small_models_stays_below_2gb_rss():
     assert out.returncode == 0, out.stderr
     peak_mb = int(out.stdout.split()[-1]) / 1024  # Linux reports KiB
     assert peak_mb < 2048, f"peak RSS {peak_mb:.0f} MB"
+
+
+@pytest.mark.gpu
+def test_fit_augment_metrics_and_checkpoint_on_cuda(tmp_path, digits):
+    """Device-agnostic path: CPU data, CUDA model, augmentation and metrics on CUDA."""
+    from course_lib.metrics import confusion_matrix
+
+    cuda = torch.device("cuda")
+    model = lenet5()
+    h = fit(model, digits.train, digits.val, epochs=2, transform=Augment(degrees=5, shift=0.05),
+            device=cuda, progress=False)  # fmt: skip
+    assert next(model.parameters()).device.type == "cuda" and np.isfinite(h.val_loss[-1])
+    logits = predict(model, digits.test, device=cuda)
+    cm = confusion_matrix(logits, digits.test.tensors[1].to(cuda), 10)
+    assert cm.device.type == "cuda" and int(cm.sum()) == len(digits.test)
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    other = lenet5()
+    load_checkpoint(path, other, device=cuda)
+    torch.testing.assert_close(other.eval()(digits.test.tensors[0][:8].to(cuda)), logits[:8])
