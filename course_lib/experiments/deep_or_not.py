@@ -400,18 +400,21 @@ def deep_or_not_experiment(
     device: torch.device | str | None = None,
     num_threads: int | None = 1,
     progress: bool = False,
+    data_name: str | None = None,
 ) -> DeepOrNotResult:
     """Experiment 2: train each variant with the same recipe and seed; compare test accuracy.
 
     ``data`` defaults to :func:`load_digits_anywhere` (16x16 digits anywhere on a 32x32
     canvas). Every variant is initialised after ``set_seed(seed)`` and trained by
     :func:`train_model` with the same ``epochs``, ``lr``, ``optimizer``, ``augment``
-    and ``time_budget_s`` (per variant).
+    and ``time_budget_s`` (per variant). ``data_name`` describes the test images in
+    the summary sentence.
     """
     device = get_device() if device is None else torch.device(device)
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin={margin!r} must lie in [0, 1) (a fraction of accuracy)")
-    data_name = "digits placed anywhere on a 32x32 canvas" if data is None else "test images"
+    if data_name is None:
+        data_name = "digits placed anywhere on a 32x32 canvas" if data is None else "test images"
     if data is None:
         data = load_digits_anywhere(seed=seed, device=device)
     in_channels = data.train.tensors[0].shape[1]
