@@ -6,11 +6,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
-EXTRAS ?= dev
+EXTRAS ?= dev,browser
 # JupyterLab refuses to run as root unless told; CI and containers run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Tests keep Jupyter's and IPython's config, data and workspaces in a throw-away folder.
+THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
+	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"
 
-.PHONY: lab test lint unit notebooks constraints clean
+.PHONY: lab test test-browser report constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,14 +29,12 @@ lab: $(STAMP)
 
 # Lint, the library's unit tests, then every notebook top to bottom. Tests and
 # notebooks run with no network but loopback (tools/offline.sh), which proves that
-# nothing downloads anything. Jupyter's config, data and workspace folders live in a
-# throw-away directory.
+# nothing downloads anything. Two workers of one thread each use both cores without
+# oversubscribing them; --dist loadscope keeps each notebook in one kernel.
 test: $(STAMP)
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
-	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
+	@set -e; $(THROWAWAY_JUPYTER_DIRS); export OMP_NUM_THREADS=1; \
 	$(BIN)/ruff check . ; \
-	tools/offline.sh $(BIN)/python -m pytest -m "not browser" tests ; \
+	tools/offline.sh $(BIN)/python -m pytest -m "not browser" -n 2 tests ; \
 	tools/offline.sh $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  --timeout=600 -n 2 --dist loadscope notebooks
 
@@ -44,24 +46,15 @@ constraints: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data/cache
 
-.PHONY: test-browser report
-
 # The course as a learner meets it: JupyterLab in Debian's Chromium (never a
 # Playwright browser download) runs each lesson, moves its widget and checks the
 # picture changes. Needs /usr/bin/chromium (apt-get install chromium).
-test-browser: EXTRAS = dev,browser
 test-browser: $(STAMP)
-	@$(BIN)/python -c "import playwright" 2>/dev/null || \
-	  $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,browser]'
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
-	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
+	@set -e; $(THROWAWAY_JUPYTER_DIRS); \
 	$(BIN)/python -m pytest -m browser tests/browser
 
 # Every notebook once, one at a time: wall time, peak memory and experiment outcome
 # per lesson, written to build/report.md (the README's syllabus table).
 report: $(STAMP)
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
-	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"; \
+	@set -e; $(THROWAWAY_JUPYTER_DIRS); \
 	$(BIN)/python tools/report.py --out build/report.md

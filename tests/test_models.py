@@ -44,7 +44,7 @@ PUBLISHED = [
 ]
 
 
-@pytest.mark.parametrize(("make", "kwargs", "expected"), PUBLISHED, ids=lambda v: str(v))
+@pytest.mark.parametrize(("make", "kwargs", "expected"), PUBLISHED, ids=lambda v: getattr(v, "__name__", str(v)))
 def test_full_size_parameter_counts_equal_published_figures(make, kwargs, expected):
     assert count_parameters(make(**kwargs)) == expected
 
