@@ -129,6 +129,8 @@ def test_train_lenet_is_deterministic_under_a_seed():
         runs[0].history.step_loss, runs[1].history.step_loss, rtol=0.0, atol=0.0
     )
     assert runs[0].summary().startswith("Experiment:")
+    assert runs[0].summary() == runs[1].summary(), "the outcome line must repeat exactly"
+    assert f"{runs[0].train_seconds:.1f} s" in runs[0].timing()
 
 
 def test_train_lenet_checks_its_settings():
