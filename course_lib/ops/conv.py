@@ -60,17 +60,17 @@ def _geometry(x, w, b, stride, padding):
     return (sh, sw), (ph, pw), (oh, ow)
 
 
-def _im2col(xp, x, kh, kw, sh, sw, ph, pw):
-    """The im2col matrix of ``x``: shape (C*KH*KW, N*OH*OW), one column per window.
+def _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw):
+    """Every KH x KW x C window of ``x`` as a column, image by image.
 
-    Rows are ordered like a flattened filter (c, u, v), so ``w.reshape(F, -1) @ cols``
-    is the whole convolution in one matrix multiply.
+    Returns (N, C*KH*KW, OH*OW): rows ordered like a flattened filter (c, u, v), so
+    ``w.reshape(F, -1) @ cols`` is the whole convolution, one matrix per image.
     """
     xpad = pad2d(xp, x, ph, pw)  # (N, C, H + 2ph, W + 2pw)
     win = windows(xpad, kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
     n, c, oh, ow = win.shape[:4]
-    cols = xp.permute_dims(win, (1, 4, 5, 0, 2, 3))  # (C, KH, KW, N, OH, OW), a view
-    return xp.reshape(cols, (c * kh * kw, n * oh * ow))  # the one copy
+    cols = xp.permute_dims(win, (0, 1, 4, 5, 2, 3))  # (N, C, KH, KW, OH, OW), a view
+    return xp.reshape(cols, (n, c * kh * kw, oh * ow))  # the one copy
 
 
 def conv2d(x, w, b=None, *, stride=1, padding=0):
@@ -82,19 +82,22 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
 
     ``out[n, f, i, j] = sum_{c, u, v} x_pad[n, c, i*sh + u, j*sw + v] * w[f, c, u, v] + b[f]``,
     the same as ``torch.nn.functional.conv2d``. Implementation: im2col (one copy of
-    size C*KH*KW x N*OH*OW) then a single matrix multiply with the (F, C*KH*KW) filters.
+    size N x C*KH*KW x OH*OW) then a matrix multiply of the (F, C*KH*KW) filters with
+    each image's columns.
     """
     xp = namespace(x, w, b, names=("x", "w", "b"))
     (sh, sw), (ph, pw), (oh, ow) = _geometry(x, w, b, stride, padding)
     n = x.shape[0]
     f, c, kh, kw = w.shape
-    cols = _im2col(xp, x, kh, kw, sh, sw, ph, pw)  # (C*KH*KW, N*OH*OW)
+    cols = _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
-    out = xp.matmul(w_mat, cols)  # (F, N*OH*OW)
+    # One (F, C*KH*KW) @ (C*KH*KW, OH*OW) product per image: the result is already in
+    # (N, F, ...) order, so no transpose of the output is needed (faster than one big
+    # product over N*OH*OW columns followed by a permute; benchmarks/ops.py).
+    out = xp.matmul(w_mat, cols)  # (N, F, OH*OW)
     if b is not None:
         out = out + xp.reshape(b, (f, 1))
-    out = xp.reshape(out, (f, n, oh, ow))  # (F, N, OH, OW)
-    return contiguous(xp.permute_dims(out, (1, 0, 2, 3)))  # (N, F, OH, OW)
+    return xp.reshape(out, (n, f, oh, ow))  # (N, F, OH, OW)
 
 
 def conv2d_backward(dout, x, w, *, stride=1, padding=0):
@@ -118,14 +121,14 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0):
             f"dout has shape {tuple(dout.shape)}; expected {expected}, the shape of "
             "conv2d's output for this x, w, stride and padding"
         )
-    dout_mat = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (f, n * oh * ow))  # (F, N*OH*OW)
-    db = xp.sum(dout_mat, axis=1)  # (F,)
-    cols = _im2col(xp, x, kh, kw, sh, sw, ph, pw)  # (C*KH*KW, N*OH*OW)
-    dw = xp.reshape(xp.matmul(dout_mat, xp.permute_dims(cols, (1, 0))), (f, c, kh, kw))
+    dout_cols = xp.reshape(dout, (n, f, oh * ow))  # (N, F, OH*OW)
+    db = xp.sum(dout_cols, axis=(0, 2))  # (F,)
+    cols = _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)
+    dw = xp.sum(xp.matmul(dout_cols, xp.permute_dims(cols, (0, 2, 1))), axis=0)  # (F, C*KH*KW)
+    dw = xp.reshape(dw, (f, c, kh, kw))
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
-    dcols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), dout_mat)  # (C*KH*KW, N*OH*OW)
-    dcols = xp.reshape(dcols, (c, kh, kw, n, oh, ow))
-    dcols = xp.permute_dims(dcols, (3, 0, 1, 2, 4, 5))  # (N, C, KH, KW, OH, OW), a view
+    dcols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), dout_cols)  # (N, C*KH*KW, OH*OW)
+    dcols = xp.reshape(dcols, (n, c, kh, kw, oh, ow))  # (N, C, KH, KW, OH, OW)
     dxpad = col2im(xp, dcols, (n, c, h + 2 * ph, wd + 2 * pw), sh, sw)
     dx = contiguous(dxpad[:, :, ph : ph + h, pw : pw + wd])  # (N, C, H, W)
     return dx, dw, db
