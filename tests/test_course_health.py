@@ -2,8 +2,8 @@
 
 - ``tools/report.py`` reads a lesson's outcome from the printed lines starting
   ``Experiment:`` and tabulates it.
-- Idempotence: a lesson run twice in one kernel, and again in a fresh kernel,
-  prints the same ``Experiment:`` lines (run on the cheapest lessons only).
+- Idempotence: every lesson run twice in one kernel, and again in a fresh kernel,
+  prints the same ``Experiment:`` lines.
 - Offline: `make test` runs the unit tests and every notebook, kernels included, inside a
   network namespace where only loopback exists, so nothing can be downloaded.
 - Security: the server ``make lab`` starts refuses requests without its token and
@@ -31,9 +31,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# Repeated runs on the cheapest lessons (by tools/report.py) whose experiments draw
-# random numbers from fixed seeds: 03 (random crops), 04 (random weights).
-IDEMPOTENCE_LESSONS = ["03", "04"]
 
 _spec = importlib.util.spec_from_file_location("course_report", ROOT / "tools" / "report.py")
 report = importlib.util.module_from_spec(_spec)
@@ -104,18 +101,6 @@ def test_report_measures_the_kernels_process_tree(tmp_path, jupyter_dirs):
 # ------------------------------------------------------------------ idempotence
 
 
-def _cheap_lessons() -> list:
-    present = {p.name[:2]: p for p in NOTEBOOKS}
-    params = []
-    for number in IDEMPOTENCE_LESSONS:
-        if number in present:
-            params.append(pytest.param(present[number], id=present[number].stem))
-        else:
-            params.append(pytest.param(None, id=f"lesson{number}", marks=pytest.mark.skip(
-                reason=f"lesson {number} is not written yet")))  # fmt: skip
-    return params
-
-
 def _client(nb):
     from nbclient import NotebookClient
 
@@ -127,7 +112,7 @@ def _client(nb):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@pytest.mark.parametrize("path", _cheap_lessons())
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_experiment_outcome_repeats(path, jupyter_dirs):
     """Same kernel twice, then a fresh kernel: the printed outcomes agree."""
     nb = nbformat.read(path, as_version=4)
