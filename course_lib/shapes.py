@@ -16,6 +16,7 @@ come from ``conv_mults``).
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -248,6 +249,11 @@ class LayerRow:
     params: int
     mults: int
 
+    @property
+    def activations(self) -> int:
+        """Values in the layer's output for one example (H x W x C for a conv layer)."""
+        return math.prod(self.output_shape)
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -263,7 +269,18 @@ class Summary:
     total_params: int
     total_mults: int
 
-    _HEADERS = ("layer", "type", "output shape", "parameters", "multiplications")
+    _HEADERS = ("layer", "type", "output shape", "activations", "parameters", "multiplications")
+
+    def only(self, *kinds: str) -> Summary:
+        """The same table with only the rows of the given layer types (e.g. "Conv2d");
+        the totals still describe the whole network."""
+        rows = tuple(r for r in self.rows if r.kind in kinds)
+        if not rows:
+            raise ValueError(
+                f"kinds={kinds!r} match no row; the table's layer types are "
+                f"{sorted({r.kind for r in self.rows})}"
+            )
+        return Summary(self.input_shape, rows, self.total_params, self.total_mults)
 
     def _cells(self) -> list[tuple[str, ...]]:
         return [
@@ -271,6 +288,7 @@ class Summary:
                 r.name,
                 r.kind,
                 " x ".join(str(d) for d in r.output_shape),
+                f"{r.activations:,}",
                 f"{r.params:,}",
                 f"{r.mults:,}",
             )
@@ -279,7 +297,7 @@ class Summary:
 
     def _footer(self) -> tuple[str, ...]:
         shape = " x ".join(str(d) for d in self.input_shape)
-        return ("total", f"input {shape}", "", f"{self.total_params:,}", f"{self.total_mults:,}")
+        return ("total", f"input {shape}", "", "", f"{self.total_params:,}", f"{self.total_mults:,}")
 
     def __str__(self) -> str:
         cells = [self._HEADERS, *self._cells(), self._footer()]
@@ -287,7 +305,7 @@ class Summary:
 
         def line(row):
             left = [row[i].ljust(widths[i]) for i in range(3)]
-            right = [row[i].rjust(widths[i]) for i in range(3, 5)]
+            right = [row[i].rjust(widths[i]) for i in range(3, len(row))]
             return "  ".join(left + right).rstrip()
 
         rule = "-" * len(line(cells[0]))

@@ -223,6 +223,7 @@ def test_summary_rows_shapes_params_and_mults_of_lenet():
     assert shapes[6] == (400,) and shapes[-1] == (10,)
     assert s.total_params == count_params(net) == sum(r.params for r in s.rows)
     assert s.rows[0].mults == conv_mults((3, 32, 32), 6, 5)
+    assert s.rows[0].activations == 6 * 28 * 28  # H x W x C values in conv1's output
     assert s.rows[3].mults == conv_mults((6, 14, 14), 16, 5)
     assert s.rows[7].mults == 400 * 120
     assert s.total_mults == sum(r.mults for r in s.rows)

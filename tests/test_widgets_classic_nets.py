@@ -13,7 +13,6 @@ from course_lib.models import vgg16
 from course_lib.shapes import summary
 from course_lib.widgets.classic_nets import (
     activation_memory,
-    activation_table,
     draw_net_profile,
     net_profile_app,
     net_summary,
@@ -72,14 +71,17 @@ def test_meta_summary_equals_a_real_forward_pass_for_lenet():
     assert net_summary("LeNet-5") == real
 
 
-def test_activation_table_adds_h_w_c_per_row():
-    table = activation_table(net_summary("LeNet-5"))
-    sizes = {row[0]: row[3] for row in table.rows}
+def test_summary_shows_h_w_c_per_row_and_filters_by_kind():
+    table = net_summary("LeNet-5")
+    sizes = {row.name: row.activations for row in table.rows}
     assert sizes["features.0"] == 28 * 28 * 6 == 4704
     assert sizes["features.5"] == 5 * 5 * 16
     assert "4,704" in str(table) and "<table>" in table._repr_html_()
-    only = activation_table(net_summary("LeNet-5"), kinds=("Conv2d",))
-    assert [r[1] for r in only.rows] == ["Conv2d", "Conv2d"]
+    only = table.only("Conv2d")
+    assert [r.kind for r in only.rows] == ["Conv2d", "Conv2d"]
+    assert only.total_params == table.total_params  # totals still describe the whole net
+    with pytest.raises(ValueError, match="match no row"):
+        table.only("LSTM")
 
 
 def test_bad_inputs_say_what_was_expected():

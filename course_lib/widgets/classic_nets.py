@@ -4,8 +4,8 @@
   built on PyTorch's "meta" device: shapes and parameter counts are exact, but no
   weights are allocated (VGG-16's 138 million would take half a gigabyte) and nothing
   is downloaded.
-* :func:`activation_table` adds each layer's activation size (the number of values in
-  its output, H x W x C) to a summary; :func:`activation_memory` adds up what a forward
+* The summary's ``activations`` column is each layer's activation size (the number of
+  values in its output, H x W x C); :func:`activation_memory` adds up what a forward
   pass must keep for one image: the input plus the output of every conv, pooling and
   FC layer (ReLU and dropout overwrite their input in place, flatten is a view).
 * :func:`draw_net_profile` draws activation sizes, parameters or multiplications per
@@ -19,7 +19,6 @@ about 138M and "96 MB per image" for its forward pass).
 from __future__ import annotations
 
 import functools
-import html
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,9 +38,7 @@ __all__ = [
     "QUANTITIES",
     "STORED_KINDS",
     "ActivationMemory",
-    "NetTable",
     "activation_memory",
-    "activation_table",
     "draw_net_profile",
     "net_profile_app",
     "net_summary",
@@ -71,75 +68,6 @@ def _net_summary(name: str) -> Summary:  # a Summary is frozen, so sharing it is
     with torch.device("meta"):  # shapes and counts without allocating any weights
         model = build()
     return summary(model, shape)
-
-
-@dataclass(frozen=True)
-class NetTable:
-    """A :class:`~course_lib.shapes.Summary` with an activation-size column.
-
-    ``rows``: (layer, type, output shape, activation size, parameters, multiplications).
-    Shows as HTML in a notebook and as text in ``print``.
-    """
-
-    input_shape: tuple[int, ...]
-    rows: tuple[tuple[str, str, tuple[int, ...], int, int, int], ...]
-    total_params: int
-    total_mults: int
-
-    HEADERS = ("layer", "type", "output shape", "activation size", "parameters", "multiplications")
-
-    def _cells(self) -> list[tuple[str, ...]]:
-        cells = [
-            (n, k, " x ".join(map(str, s)), f"{a:,}", f"{p:,}", f"{m:,}")
-            for n, k, s, a, p, m in self.rows
-        ]
-        shape = " x ".join(map(str, self.input_shape))
-        cells.append(
-            ("total", f"input {shape}", "", "", f"{self.total_params:,}", f"{self.total_mults:,}")
-        )
-        return cells
-
-    def __str__(self) -> str:
-        cells = [self.HEADERS, *self._cells()]
-        widths = [max(len(r[i]) for r in cells) for i in range(len(self.HEADERS))]
-        lines = [
-            "  ".join(r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(6))
-            for r in cells
-        ]
-        rule = "-" * len(lines[0])
-        return "\n".join([lines[0], rule, *lines[1:-1], rule, lines[-1]])
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        def tr(row, tag="td"):
-            return (
-                "<tr>"
-                + "".join(
-                    f'<{tag} style="text-align:{"right" if i >= 3 else "left"}">{html.escape(c)}</{tag}>'
-                    for i, c in enumerate(row)
-                )
-                + "</tr>"
-            )
-
-        cells = self._cells()
-        body = "".join(tr(r) for r in cells[:-1])
-        return (
-            f"<table><thead>{tr(self.HEADERS, 'th')}</thead><tbody>{body}</tbody>"
-            f"<tfoot>{tr(cells[-1], 'th')}</tfoot></table>"
-        )
-
-
-def activation_table(table: Summary, *, kinds: Sequence[str] | None = None) -> NetTable:
-    """The summary's rows (only those of ``kinds``, if given) with H x W x C per output."""
-    if not isinstance(table, Summary):
-        raise TypeError(f"table must be a shapes.Summary, not {type(table).__name__}")
-    rows = tuple(
-        (r.name, r.kind, r.output_shape, math.prod(r.output_shape), r.params, r.mults)
-        for r in table.rows
-        if kinds is None or r.kind in kinds
-    )
-    return NetTable(table.input_shape, rows, table.total_params, table.total_mults)
 
 
 def _size(megabytes: float) -> str:
@@ -195,10 +123,10 @@ def activation_memory(
         raise TypeError(f"table must be a shapes.Summary, not {type(table).__name__}")
     if not isinstance(bytes_per_value, int) or bytes_per_value <= 0:
         raise ValueError(f"bytes_per_value={bytes_per_value!r} must be a positive int")
-    sizes = [math.prod(r.output_shape) for r in table.rows if r.kind in kinds]
+    sizes = [r.activations for r in table.rows if r.kind in kinds]
     if not sizes:
         raise ValueError(f"no layer of kinds {tuple(kinds)} in the table")
-    relu = sum(math.prod(r.output_shape) for r in table.rows if r.kind == "ReLU")
+    relu = sum(r.activations for r in table.rows if r.kind == "ReLU")
     half = len(sizes) // 2 or 1
     return ActivationMemory(
         input_values=math.prod(table.input_shape),
@@ -217,9 +145,10 @@ def draw_net_profile(net: str = "VGG-16", quantity: str = "activation size") -> 
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity={quantity!r} is not one of {QUANTITIES}")
-    table = activation_table(net_summary(net), kinds=STORED_KINDS)
-    column = {"activation size": 3, "parameters": 4, "multiplications": 5}[quantity]
-    values = np.array([r[column] for r in table.rows], dtype=np.float64)
+    table = net_summary(net).only(*STORED_KINDS)
+    rows = table.rows
+    column = {"activation size": "activations", "parameters": "params", "multiplications": "mults"}
+    values = np.array([getattr(r, column[quantity]) for r in rows], dtype=np.float64)
     colours = {"Conv2d": "#1f6fb5", "Linear": "#e67e22"}
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     ax = fig.subplots()
@@ -227,17 +156,17 @@ def draw_net_profile(net: str = "VGG-16", quantity: str = "activation size") -> 
     ax.bar(
         x,
         np.where(values > 0, values, np.nan),
-        color=[colours.get(r[1], "#9aa5b1") for r in table.rows],
+        color=[colours.get(r.kind, "#9aa5b1") for r in rows],
     )
     ax.set_yscale("log")
     labels = [
-        f"{r[1].replace('Conv2d', 'conv').replace('MaxPool2d', 'pool').replace('Linear', 'FC')}"
-        for r in table.rows
+        r.kind.replace("Conv2d", "conv").replace("MaxPool2d", "pool").replace("Linear", "FC")
+        for r in rows
     ]
     ax.set_xticks(x, labels, rotation=90, fontsize=7)
     ax.set_ylabel(quantity)
     total = values.sum()
-    fc = sum(r[column] for r in table.rows if r[1] == "Linear")
+    fc = values[[r.kind == "Linear" for r in rows]].sum()
     ax.set_title(
         f"{net}: {quantity} per layer (total {total:,.0f}; FC layers {100 * fc / total:.0f}%)",
         fontsize=10,
