@@ -11,6 +11,7 @@ import math
 import os
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -666,6 +667,34 @@ def evaluate(
 # --------------------------------------------------------------------------- checkpoints
 
 
+_PLAIN = (int, float, bool, str, type(None))
+
+
+def _check_plain(value, where: str) -> None:
+    """Refuse metadata that ``torch.load(weights_only=True)`` could not read back."""
+    if type(value) in _PLAIN or isinstance(value, torch.Tensor):
+        return
+    if type(value) in (list, tuple):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+        return
+    if type(value) in (dict, OrderedDict):
+        for k, item in value.items():
+            if type(k) not in (str, int):
+                raise TypeError(
+                    f"metadata {where!r} has a key {k!r} of type {type(k).__name__}; "
+                    "expected str or int keys"
+                )
+            _check_plain(item, f"{where}[{k!r}]")
+        return
+    raise TypeError(
+        f"metadata {where!r} is a {type(value).__module__}.{type(value).__name__}, which "
+        "torch.load(weights_only=True) cannot read back; expected tensors, int, float, bool, "
+        "str, None or lists/tuples/dicts of those; convert it first, e.g. "
+        "history=h.as_dict(), array.tolist() or torch.as_tensor(array)"
+    )
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -678,6 +707,8 @@ def save_checkpoint(
     Only tensors, numbers, strings, lists and dicts are stored, so the file loads with
     ``torch.load(..., weights_only=True)``; e.g. ``history=h.as_dict()``.
     """
+    for key, value in metadata.items():
+        _check_plain(value, key)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {

@@ -234,6 +234,31 @@ def test_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(model.eval()(x), other.eval()(x))
 
 
+@pytest.mark.parametrize(
+    ("metadata", "pattern"),
+    [
+        ({"history": History()}, r"metadata 'history' is a course_lib\.train\.History.*as_dict"),
+        ({"mean": np.zeros(3)}, r"metadata 'mean' is a numpy\.ndarray"),
+        ({"notes": {"lr": np.float32(0.1)}}, r"metadata \"notes\['lr'\]\" is a numpy\.float32"),
+        ({"layers": [1, object()]}, r"metadata 'layers\[1\]' is a builtins\.object"),
+    ],
+)
+def test_save_checkpoint_refuses_metadata_weights_only_cannot_load(tmp_path, metadata, pattern):
+    path = tmp_path / "m.pt"
+    with pytest.raises(TypeError, match=pattern):
+        save_checkpoint(path, lenet5(), **metadata)
+    assert not path.exists()
+
+
+def test_checkpoint_metadata_of_plain_values_round_trips(tmp_path):
+    meta = {"history": History(train_loss=[1.0, 0.5]).as_dict(), "mean": torch.ones(2),
+            "shape": (1, 32, 32), "name": "lenet", "ok": True, "none": None}  # fmt: skip
+    path = save_checkpoint(tmp_path / "m.pt", lenet5(), **meta)
+    back = load_checkpoint(path, lenet5(), device=CPU)
+    assert back["history"]["train_loss"] == [1.0, 0.5] and back["shape"] == (1, 32, 32)
+    assert torch.equal(back["mean"], meta["mean"]) and back["none"] is None and back["ok"]
+
+
 def test_load_checkpoint_rejects_foreign_files(tmp_path):
     path = tmp_path / "x.pt"
     torch.save({"weights": torch.zeros(1)}, path)
