@@ -94,3 +94,10 @@ def test_dropout_refuses_p_outside_0_1(p, exc, pattern):
 def test_dropout_backward_refuses_mixed_kinds():
     with pytest.raises(TypeError, match="mixed numpy and torch"):
         dropout_backward(np.ones(3), torch.ones(3, dtype=torch.bool), 0.5)
+
+
+@pytest.mark.parametrize("x", [np.arange(6), torch.arange(6), np.ones(3, dtype=bool)])
+def test_dropout_refuses_integer_and_bool_inputs(x):
+    """Integer x used to come back all zeros (numpy) or raise torch's own error."""
+    with pytest.raises(TypeError, match=f"x has dtype {x.dtype}; expected a floating dtype"):
+        dropout(x, 0.5, generator=0)

@@ -146,6 +146,12 @@ def uniform(x, generator):
     inputs) or a ``torch.Generator`` (either kind; for CUDA tensors it must live on
     that device).
     """
+    if is_torch_array(x):
+        floating = x.dtype.is_floating_point
+    else:
+        floating = np.issubdtype(x.dtype, np.floating)
+    if not floating:
+        raise TypeError(f"x has dtype {x.dtype}; expected a floating dtype for uniform numbers")
     if isinstance(generator, bool):
         raise TypeError("generator must be None, an int seed or a Generator, not a bool")
     if is_torch_array(x):

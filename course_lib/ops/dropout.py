@@ -10,7 +10,7 @@ dropped gives (1.25, 2.5, 3.75, 0, 6.25).
 
 from __future__ import annotations
 
-from ._backend import device, namespace, uniform
+from ._backend import device, is_floating, namespace, uniform
 
 __all__ = ["dropout", "dropout_backward"]
 
@@ -35,6 +35,11 @@ def dropout(x, p: float, *, training: bool = True, generator=None):
     (numpy inputs) or a ``torch.Generator`` (on the tensor's device for CUDA).
     """
     xp = namespace(x, names=("x",))
+    if not is_floating(xp, x):
+        raise TypeError(
+            f"x has dtype {x.dtype}; expected a floating dtype (dropout rescales values by "
+            "1 / (1 - p)), e.g. x.astype(np.float32) or x.float()"
+        )
     p = _check_p(p)
     if not isinstance(training, bool):
         raise TypeError(f"training={training!r} must be True or False")
