@@ -27,12 +27,13 @@ def _labels(pred: ArrayLike, target: ArrayLike, name: str = "pred") -> tuple:
     t = target if isinstance(target, torch.Tensor) else torch.as_tensor(np.asarray(target))
     t = t.to(p.device)
     given = tuple(p.shape)
-    if p.ndim == t.ndim + 1:  # class scores, class axis 1: (N, C) or (N, C, H, W)
+    if p.ndim == t.ndim + 1 and p.is_floating_point():  # scores, class axis 1: (N, C, ...)
         p = p.argmax(1)
     if p.shape != t.shape:
         raise ValueError(
-            f"{name} has shape {given} but target has shape {tuple(t.shape)}; expected "
-            "equal shapes (labels) or pred with an extra class axis 1 (scores)"
+            f"{name} has shape {given} ({p.dtype}) but target has shape {tuple(t.shape)}; "
+            "expected equal shapes (integer labels) or floating scores with an extra class "
+            "axis 1"
         )
     if p.is_floating_point() or t.is_floating_point():
         raise TypeError(f"{name} and target must hold integer class labels (or pred scores)")
@@ -48,8 +49,13 @@ def confusion_matrix(
     Entries whose target equals ``ignore_index`` are skipped; other labels outside
     [0, num_classes) raise. Returns a numpy array for numpy input, else a tensor.
     """
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes <= 0:
+    if (
+        not isinstance(num_classes, int | np.integer)
+        or isinstance(num_classes, bool)
+        or num_classes <= 0
+    ):
         raise ValueError(f"num_classes={num_classes!r} must be a positive int")
+    num_classes = int(num_classes)
     numpy_in = not isinstance(pred, torch.Tensor)
     p, t = _labels(pred, target)
     p, t = p.flatten(), t.flatten()
@@ -74,6 +80,12 @@ def scores_from_confusion(confusion: ArrayLike) -> dict[str, float]:
     )
     if n.ndim != 2 or n.shape[0] != n.shape[1]:
         raise ValueError(f"confusion has shape {n.shape}; expected a square matrix")
+    if not np.all(np.isfinite(n)) or np.any(n < 0) or np.any(n != np.round(n)):
+        bad = n[~np.isfinite(n) | (n < 0) | (n != np.round(n))][0]
+        raise ValueError(
+            f"confusion holds {float(bad)!r}; expected counts (non-negative whole numbers), "
+            "e.g. from confusion_matrix"
+        )
     diag = np.diag(n)
     t = n.sum(1)  # pixels per true class
     union = t + n.sum(0) - diag
@@ -124,7 +136,10 @@ def top_k_accuracy(scores: ArrayLike, target: ArrayLike, k: int = 5) -> float:
         raise ValueError(
             f"scores {tuple(s.shape)} and target {tuple(t.shape)}: expected (N, C) and (N,)"
         )
-    if not isinstance(k, int) or not 1 <= k <= s.shape[1]:
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"target has dtype {t.dtype}; expected integer class labels")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= s.shape[1]:
         raise ValueError(f"k={k!r} must be an int in [1, {s.shape[1]}] (the number of classes)")
+    k = int(k)
     top = s.topk(k, dim=1).indices  # (N, k)
     return float((top == t.to(s.device).long()[:, None]).any(1).double().mean())

@@ -118,8 +118,25 @@ def test_accuracy_and_top_k_against_sklearn():
         (lambda: accuracy(np.array([0.5]), np.array([0])), TypeError, "integer class labels"),
         (lambda: top_k_accuracy(np.zeros((2, 3)), np.zeros(2, int), k=4), ValueError, "k=4"),
         (lambda: scores_from_confusion(np.zeros((2, 3))), ValueError, "square"),
+        # integer pred with an extra axis is not scores: argmax of it used to give 0.25
+        (lambda: accuracy(np.array([[0], [1], [2], [2]]), np.array([0, 1, 1, 2])), ValueError,
+         r"pred has shape \(4, 1\) \(torch.int64\) but target has shape \(4,\)"),
+        (lambda: scores_from_confusion(np.array([[3, -1], [0, 2]])), ValueError,
+         "confusion holds -1.0; expected counts"),
+        (lambda: scores_from_confusion(np.array([[3, 0.5], [0, 2]])), ValueError,
+         "confusion holds 0.5"),
+        (lambda: top_k_accuracy(np.zeros((2, 3)), np.array([0.0, 1.7])), TypeError,
+         "target has dtype torch.float64; expected integer class labels"),
     ],
 )  # fmt: skip
 def test_bad_arguments(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_numpy_integers_are_accepted_as_num_classes_and_k():
+    scores = np.array([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]])
+    target = np.array([1, 2])
+    cm = confusion_matrix(scores, target, np.int64(3))
+    assert cm.shape == (3, 3) and int(cm.sum()) == 2
+    assert top_k_accuracy(scores, target, np.int64(1)) == pytest.approx(0.5)
