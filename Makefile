@@ -7,8 +7,6 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 EXTRAS ?= dev,browser
-# JupyterLab refuses to run as root unless told; CI and containers run as root.
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Tests keep Jupyter's and IPython's config, data and workspaces in a throw-away folder.
 THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
@@ -22,10 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	@touch $@
 
+# 127.0.0.1 only, behind a fresh token that no Jupyter config can switch off (tools/lab.py).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb \
-	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
-	  --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG)
+	$(BIN)/python tools/lab.py --port $(PORT) notebooks/00_start_here.ipynb
 
 # Lint, the library's unit tests, then every notebook top to bottom. Tests and
 # notebooks run with no network but loopback (tools/offline.sh), which proves that
@@ -40,11 +37,11 @@ test: $(STAMP)
 
 constraints: $(STAMP)
 	{ echo '# Exact versions `make test` last passed with (CI, Python 3.11, CPU). Regenerate on purpose: `make constraints`.'; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^course[-_]lib' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^course[-_]lib' | sed 's/^\(torch[a-z]*==[^+]*\)+.*$$/\1/'; \
 	} > constraints.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data/cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis data/cache build *.egg-info
 
 # The course as a learner meets it: JupyterLab in Debian's Chromium (never a
 # Playwright browser download) runs each lesson, moves its widget and checks the

@@ -190,7 +190,8 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None):
 @pytest.fixture
 def make_lab(jupyter_dirs, tmp_path):
     """``make lab`` on a free port, exactly as a learner starts it (the Makefile's
-    recipe, its own random token); yields (port, token, pid of jupyter)."""
+    recipe, its own random token), under a user config that tries to switch the token
+    off and open all interfaces; yields (port, token, pid of jupyter)."""
     if shutil.which("make") is None:
         pytest.skip("`make` is not installed")
     if not (ROOT / ".venv" / "bin" / "jupyter").exists():
@@ -198,6 +199,9 @@ def make_lab(jupyter_dirs, tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    # A hostile user config: no token, all interfaces. `make lab` must override both.
+    config = Path(jupyter_dirs["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.py"
+    config.write_text('c.IdentityProvider.token = ""\nc.ServerApp.ip = "0.0.0.0"\n')
     env = dict(jupyter_dirs, BROWSER="true")  # a no-op browser: nothing opens a window
     log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(

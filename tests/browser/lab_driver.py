@@ -11,6 +11,7 @@ can assert on it and a test of the test can show that a broken widget is caught.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -111,9 +112,18 @@ def jupyter_env(base: Path) -> dict[str, str]:
     return env
 
 
+def _lab_launcher():
+    """tools/lab.py, the module behind `make lab`."""
+    path = Path(__file__).resolve().parents[2] / "tools" / "lab.py"
+    spec = importlib.util.spec_from_file_location("course_lab_launcher", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class LabServer:
-    """``jupyter lab`` started as ``make lab`` starts it (127.0.0.1, no port retries,
-    token auth, ``--allow-root`` as root), plus ``--no-browser`` and a known token."""
+    """``jupyter lab`` with the arguments ``make lab`` uses (tools/lab.py: 127.0.0.1,
+    no port retries, token auth, ``--allow-root`` as root), plus ``--no-browser``."""
 
     def __init__(self, root: Path, base: Path, token: str) -> None:
         self.root, self.token, self.port = root, token, free_port()
@@ -122,15 +132,11 @@ class LabServer:
         for name, values in LAB_SETTINGS.items():
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
             (settings / name).write_text(json.dumps(values))
-        jupyter = Path(sys.executable).with_name("jupyter")
+        # the very arguments `make lab` uses (tools/lab.py), plus --no-browser
         cmd = [
-            str(jupyter), "lab", "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
-            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-            f"--IdentityProvider.token={token}",
+            sys.executable, "-m", "jupyterlab", "--no-browser",
+            *_lab_launcher().lab_arguments(self.port, str(root), token, None),
         ]  # fmt: skip
-        if os.geteuid() == 0:
-            cmd.append("--allow-root")
         self.log_path = base / "lab.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
