@@ -179,6 +179,17 @@ def test_bilinear_transposed_conv_matches_interpolation():
         torch.testing.assert_close(ours[..., m:-m, m:-m], ref[..., m:-m, m:-m])
 
 
+def test_bilinear_upsampler_uses_the_ops_kernel_the_only_one():
+    """One bilinear kernel in the library: course_lib.ops.bilinear_kernel (arg: factor)."""
+    import course_lib.models as models
+    from course_lib import ops
+
+    up = bilinear_upsampler(3, 4)
+    assert up.weight.dtype == torch.float32
+    torch.testing.assert_close(up.weight.detach(), ops.bilinear_kernel(3, 4, like=up.weight))
+    assert not hasattr(models, "bilinear_kernel") and "bilinear_kernel" not in models.__all__
+
+
 @pytest.mark.parametrize("variant", ["32s", "16s", "8s"])
 def test_fcn_output_size_equals_input_size(variant):
     model = fcn(variant, backbone="small", num_classes=4).eval()

@@ -21,38 +21,21 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .. import ops
 from ._common import check_choice, check_positive_int
 
 VARIANTS = ("32s", "16s", "8s")
 BACKBONES = ("vgg16", "small")
 
 
-def bilinear_kernel(channels: int, kernel_size: int) -> torch.Tensor:
-    """Weights (channels, channels, k, k) for a transposed conv that interpolates bilinearly.
-
-    Channel c maps only to channel c; the 2-D kernel is the outer product of the tent
-    (1 - |i - centre| / factor), factor = ceil(k / 2). With stride ``factor`` and
-    padding ``factor // 2`` (k = 2 * factor) the layer matches
-    ``F.interpolate(scale_factor=factor, mode="bilinear", align_corners=False)``
-    away from the border.
-    """
-    check_positive_int("channels", channels)
-    check_positive_int("kernel_size", kernel_size)
-    factor = (kernel_size + 1) // 2
-    centre = factor - 1 if kernel_size % 2 == 1 else factor - 0.5
-    idx = torch.arange(kernel_size, dtype=torch.float64)
-    tent = 1 - (idx - centre).abs() / factor  # (k,)
-    kernel = (tent[:, None] * tent[None, :]).float()  # (k, k)
-    weight = torch.zeros(channels, channels, kernel_size, kernel_size)
-    weight[range(channels), range(channels)] = kernel
-    return weight
-
-
 def bilinear_upsampler(channels: int, factor: int, *, trainable: bool = True) -> nn.ConvTranspose2d:
     """ConvTranspose2d(k=2*factor, stride=factor, padding=factor//2), bilinear-initialised.
 
+    The weights come from :func:`course_lib.ops.bilinear_kernel` (lesson 10's kernel).
+
     (N, channels, h, w) -> (N, channels, factor * h, factor * w) for even ``factor``.
     """
+    check_positive_int("channels", channels)
     check_positive_int("factor", factor)
     if factor % 2:
         raise ValueError(f"factor={factor!r} must be even (2, 4, 8, 16, 32)")
@@ -60,7 +43,7 @@ def bilinear_upsampler(channels: int, factor: int, *, trainable: bool = True) ->
         channels, channels, 2 * factor, stride=factor, padding=factor // 2, bias=False
     )
     with torch.no_grad():
-        layer.weight.copy_(bilinear_kernel(channels, 2 * factor))
+        layer.weight.copy_(ops.bilinear_kernel(channels, factor, like=layer.weight))
     layer.weight.requires_grad_(trainable)
     return layer
 
