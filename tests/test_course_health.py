@@ -144,24 +144,30 @@ _REACH = (
     "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
     "cli = socket.create_connection(srv.getsockname(), timeout=3); cli.close()\n"
     "s = socket.socket(); s.settimeout(3)\n"
+    "print('interfaces:', ','.join(name for _, name in socket.if_nameindex()))\n"
     "print('outside:', s.connect_ex(('93.184.216.34', 443)))\n"
 )
 _UNREACHABLE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT)
 
 
-def _outside_code(command_prefix: list[str]) -> tuple[int, str]:
+def _probe(command_prefix: list[str]) -> tuple[list[str], int, str]:
+    """(network interfaces, errno of a connection to an outside address, stderr)."""
     result = subprocess.run(
         [*command_prefix, sys.executable, "-c", _REACH], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return int(result.stdout.split("outside:")[1]), result.stderr
+    interfaces = result.stdout.split("interfaces:")[1].split("\n")[0].strip().split(",")
+    return interfaces, int(result.stdout.split("outside:")[1]), result.stderr
 
 
 def test_offline_wrapper_blocks_all_but_loopback():
     """tools/offline.sh is what `make test` claims: loopback works, nothing else."""
-    code, stderr = _outside_code([str(OFFLINE)])
+    interfaces, code, stderr = _probe([str(OFFLINE)])
     if "running WITH the network" in stderr:
         pytest.skip(stderr.strip())
+    # A namespace of our own holds loopback alone; the host (even one whose firewall
+    # drops outside traffic) has more, so this cannot pass without the namespace.
+    assert interfaces == ["lo"], f"offline.sh ran with network interfaces {interfaces}"
     assert code in _UNREACHABLE, f"an outside address answered through offline.sh (code {code})"
 
 
@@ -169,7 +175,8 @@ def test_this_test_run_is_offline():
     """The suite itself (and so every notebook kernel `make test` starts) has no network."""
     if os.environ.get("COURSE_OFFLINE") != "1":
         pytest.skip("not started through tools/offline.sh (run `make test` for the offline run)")
-    code, _ = _outside_code([])
+    interfaces, code, _ = _probe([])
+    assert interfaces == ["lo"], f"COURSE_OFFLINE=1, yet this run sees interfaces {interfaces}"
     assert code in _UNREACHABLE, f"COURSE_OFFLINE=1, yet an outside address answered ({code})"
 
 
