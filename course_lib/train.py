@@ -430,6 +430,63 @@ def _make_scheduler(scheduler, optimizer, total_steps: int):
     )
 
 
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{name}={value!r} must be a positive int")
+    return int(value)
+
+
+def _resolve_device(device) -> torch.device:
+    """``device`` (None, a string or a torch.device) checked by :func:`get_device`."""
+    if device is None:
+        return get_device()
+    if not isinstance(device, str | torch.device):
+        raise TypeError(
+            f"device={device!r} must be None, a string such as 'cpu' or 'cuda', or a torch.device"
+        )
+    return get_device(prefer=str(device))
+
+
+def _match_dtype(data, tensors, dtype: torch.dtype, name: str):
+    """numpy float inputs (float64 by default) become the model's dtype; a torch tensor of
+    another floating dtype is refused (torch would fail later with a matmul error)."""
+    if tensors is None:
+        return None
+    x, y = tensors
+    if not x.is_floating_point() or x.dtype == dtype:
+        return tensors
+    from_numpy = isinstance(data, tuple | list) and not isinstance(data[0], torch.Tensor)
+    if from_numpy:
+        return x.to(dtype), y
+    raise TypeError(
+        f"{name} inputs have dtype {x.dtype} but the model's parameters are {dtype}; "
+        f"expected inputs of dtype {dtype}, e.g. x.to({dtype}) (or convert the model)"
+    )
+
+
+def _check_targets(logits: torch.Tensor, y: torch.Tensor, ignore_index, name: str) -> None:
+    """Class-label targets for cross-entropy: integer labels in [0, number of outputs)."""
+    if logits.ndim < 2:
+        return
+    if y.is_floating_point():
+        if tuple(y.shape[1:]) == tuple(logits.shape[1:]):
+            return  # class probabilities, shaped like the logits
+        raise TypeError(
+            f"{name} targets have dtype {y.dtype}; expected integer class labels for "
+            "cross-entropy, e.g. y.long() (or class probabilities shaped like the outputs)"
+        )
+    labels = y if ignore_index is None else y[y != ignore_index]
+    if labels.numel() == 0:
+        return
+    lo, hi, classes = int(labels.min()), int(labels.max()), logits.shape[1]
+    if lo < 0 or hi >= classes:
+        raise ValueError(
+            f"{name} targets hold labels in [{lo}, {hi}] but the model gives {classes} "
+            f"outputs per example; expected labels in [0, {classes}) (does the model's "
+            "num_classes match the data?)"
+        )
+
+
 def fit(
     model: nn.Module,
     train_data: DataLike,
@@ -471,19 +528,30 @@ def fit(
       not touched: initialise them (after ``set_seed``) before calling fit.
     - ``progress=False`` silences the progress bar, the only output.
     """
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs <= 0:
-        raise ValueError(f"epochs={epochs!r} must be a positive int")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size={batch_size!r} must be a positive int")
-    if time_budget_s is not None and time_budget_s <= 0:
-        raise ValueError(f"time_budget_s={time_budget_s!r} must be positive (seconds) or None")
-    device = get_device() if device is None else torch.device(device)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
+    epochs = _positive_int("epochs", epochs)
+    batch_size = _positive_int("batch_size", batch_size)
+    if time_budget_s is not None and (
+        isinstance(time_budget_s, bool)
+        or not isinstance(time_budget_s, int | float | np.integer | np.floating)
+        or not time_budget_s > 0
+    ):
+        raise ValueError(
+            f"time_budget_s={time_budget_s!r} must be a positive number (seconds) or None"
+        )
+    device = _resolve_device(device)
     start = time.perf_counter()
     model.to(device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     ignore_index = getattr(loss_fn, "ignore_index", None)
+    labels_loss = isinstance(loss_fn, nn.CrossEntropyLoss | nn.NLLLoss)
     train_tensors = _as_tensors(train_data, "train_data")
     val_tensors = _as_tensors(val_data, "val_data") if val_data is not None else None
+    param = next(model.parameters(), None)
+    if param is not None and param.is_floating_point():
+        train_tensors = _match_dtype(train_data, train_tensors, param.dtype, "train_data")
+        val_tensors = _match_dtype(val_data, val_tensors, param.dtype, "val_data")
     if train_tensors is not None:
         train_tensors = tuple(t.to(device) for t in train_tensors)
     if seed is not None:
@@ -492,6 +560,8 @@ def fit(
     else:
         shuffle_gen = None
     n_train = train_tensors[0].shape[0] if train_tensors is not None else len(train_data)
+    if n_train == 0:
+        raise ValueError("train_data is empty; expected at least one example")
     steps_per_epoch = (
         math.ceil(n_train / batch_size) if not isinstance(train_data, DataLoader) else n_train
     )
@@ -523,6 +593,9 @@ def fit(
                 if transform is not None:
                     xb = transform(xb)
                 logits, aux = _split_output(model(xb))
+                if step == 0 and labels_loss:
+                    all_y = train_tensors[1] if train_tensors is not None else yb
+                    _check_targets(logits, all_y, ignore_index, "train_data")
                 loss = loss_fn(logits, yb)
                 total = loss + aux_weight * sum(loss_fn(a, yb) for a in aux) if aux else loss
                 opt.zero_grad(set_to_none=True)
@@ -600,7 +673,7 @@ def predict(
     batch_size: int = 256,
 ) -> torch.Tensor:
     """Model outputs (eval mode) for a tensor of inputs or a dataset, concatenated on ``device``."""
-    device = get_device() if device is None else torch.device(device)
+    device = _resolve_device(device)
     if isinstance(data, torch.Tensor | np.ndarray):
         x = torch.as_tensor(data)
         data = (x, torch.zeros(x.shape[0]))
@@ -634,7 +707,7 @@ def evaluate(
     Accuracy is the fraction of correct labels (of pixels, for segmentation targets),
     NaN when the targets are not labels. The model's train/eval mode is restored.
     """
-    device = get_device() if device is None else torch.device(device)
+    device = _resolve_device(device)
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     ignore_index = getattr(loss_fn, "ignore_index", None)
     tensors = _tensors if _tensors is not None else _as_tensors(data, "data")
@@ -731,7 +804,7 @@ def load_checkpoint(
 
     Reads with ``weights_only=True`` (no arbitrary code runs); returns the metadata.
     """
-    device = get_device() if device is None else torch.device(device)
+    device = _resolve_device(device)
     state = torch.load(Path(path), map_location=device, weights_only=True)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{path} is not a course checkpoint (no 'model' entry)")

@@ -274,12 +274,49 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
         ({"epochs": 1, "optimizer": "sgd"}, TypeError, "optimizer='sgd'"),
         ({"epochs": 1, "scheduler": "step"}, ValueError, "scheduler='step'"),
         ({"epochs": 1, "time_budget_s": -1}, ValueError, "time_budget_s=-1"),
+        ({"epochs": 1, "time_budget_s": "5"}, ValueError, "time_budget_s='5' must be a positive"),
+        ({"epochs": 1, "time_budget_s": float("nan")}, ValueError, "time_budget_s=nan"),
+        ({"epochs": 1, "batch_size": True}, ValueError, "batch_size=True must be a positive int"),
+        ({"epochs": 1, "batch_size": 2.0}, ValueError, "batch_size=2.0"),
+        ({"epochs": 1, "device": "tpu"}, ValueError, "device='tpu' is not a device"),
+        ({"epochs": 1, "device": 0}, TypeError, "device=0 must be None, a string"),
     ],
 )
 def test_fit_bad_arguments(kwargs, exc, pattern):
     x, y = _tiny(8)
+    kwargs = {"device": CPU, **kwargs}
     with pytest.raises(exc, match=pattern):
-        fit(lenet5(), (x, y), device=CPU, progress=False, **kwargs)
+        fit(lenet5(), (x, y), progress=False, **kwargs)
+
+
+def test_fit_refuses_a_non_module_and_empty_data():
+    x, y = _tiny(8)
+    with pytest.raises(TypeError, match="model is a function; expected a torch.nn.Module"):
+        fit(lenet5, (x, y), epochs=1, device=CPU, progress=False)
+    with pytest.raises(ValueError, match="train_data is empty"):
+        fit(lenet5(), (x[:0], y[:0]), epochs=1, device=CPU, progress=False)
+
+
+def test_fit_reports_labels_beyond_the_model_outputs():
+    """A label >= num_classes used to surface as torch's IndexError inside the loss."""
+    x, y = _tiny(8)
+    y = y.clone()
+    y[5] = 12  # lenet5 gives 10 outputs
+    with pytest.raises(ValueError, match=r"labels in \[0, 12\] but the model gives 10 outputs"):
+        fit(lenet5(), (x, y), epochs=1, batch_size=4, device=CPU, progress=False)
+    with pytest.raises(TypeError, match="targets have dtype torch.float32; expected integer"):
+        fit(lenet5(), (x, y.float()), epochs=1, device=CPU, progress=False)
+
+
+def test_fit_converts_float64_numpy_inputs_and_refuses_float64_tensors():
+    x, y = _tiny(16)
+    ref = fit(lenet5(), (x, y), epochs=1, batch_size=8, device=CPU, progress=False)
+    torch.manual_seed(0)
+    ours = fit(lenet5(), (x.double().numpy(), y.numpy()), (x.double().numpy(), y.numpy()),
+               epochs=1, batch_size=8, device=CPU, progress=False)  # fmt: skip
+    assert np.isfinite(ours.val_loss[-1]) and len(ours.step_loss) == len(ref.step_loss) == 2
+    with pytest.raises(TypeError, match="inputs have dtype torch.float64 but the model's"):
+        fit(lenet5(), (x.double(), y), epochs=1, device=CPU, progress=False)
 
 
 def test_fit_rejects_mismatched_pairs_and_unknown_data():
