@@ -26,11 +26,12 @@ def test_output_size_right_answer_passes():
         (lambda n, f, p, s: (n + 2 * p - f) / s + 1, "take the floor"),
         (lambda n, f, p, s: math.ceil((n + 2 * p - f) / s) + 1, "rounding up"),
         (lambda n, f, p, s: round((n + 2 * p - f) / s) + 1, "rounding up or to the nearest"),
+        (lambda n, f, p, s: (n + 2 * p - f + 1) // s, "goes outside the floor"),
         (lambda n, f, p, s: (n + 2 * p - f) // s, "forgot the + 1"),
         (lambda n, f, p, s: (n + p - f) // s + 1, "both* sides"),
         (lambda n, f, p, s: n + 2 * p - f + 1, "ignored the stride"),
     ],
-    ids=["no-floor", "ceil", "round", "no-plus-one", "one-side-padding", "no-stride"],
+    ids=["no-floor", "ceil", "round", "plus-one-inside-floor", "no-plus-one", "one-side-padding", "no-stride"],
 )
 def test_output_size_mistakes_get_their_feedback(wrong, feedback):
     result = check_output_size(wrong)
@@ -45,7 +46,7 @@ def test_output_size_stub_is_not_attempted():
     assert check_output_size(stub).status == "not attempted"
 
 
-# Exercise 2.2 -------------------------------------------------------------------------
+# Exercise 2.3 -------------------------------------------------------------------------
 
 
 def _same_padding(f):
@@ -94,7 +95,7 @@ def test_same_padding_other_errors_are_reported_not_swallowed():
     assert result.status == "failed" and "IndexError" in result.message
 
 
-# Exercise 2.3 -------------------------------------------------------------------------
+# Exercise 2.2 -------------------------------------------------------------------------
 
 
 def test_seven_by_seven_right_answer_passes():

@@ -50,8 +50,9 @@ def test_conv_params_accepts_torch_count():
         ),
         (lambda shape, f, k: (f * f * shape[2] + 1) * k * shape[0] * shape[1], "does not depend"),
         (lambda shape, f, k: 2 * f * f * shape[2] * k, "one bias per filter"),
+        (lambda shape, f, k: f * f * shape[2] * k + 1, "not one per layer"),
     ],
-    ids=["no-bias", "no-channels", "per-position", "times-HW", "bias-per-weight"],
+    ids=["no-bias", "no-channels", "per-position", "times-HW", "bias-per-weight", "bias-per-layer"],
 )
 def test_conv_params_mistakes_get_their_hint(wrong, hint):
     result = check_conv_layer_params(wrong)

@@ -205,8 +205,9 @@ def test_lenet_params_accepts_the_torch_count():
             ),
             "only the conv",
         ),
+        (60_000, "rounded figure"),
     ],
-    ids=["weights-only", "grey-input", "no-output-layer", "conv-only"],
+    ids=["weights-only", "grey-input", "no-output-layer", "conv-only", "rounded"],
 )
 def test_lenet_params_mistakes_get_their_hint(wrong, hint):
     result = check_lenet_params(wrong)

@@ -48,6 +48,10 @@ _SIZE_MISTAKES = [
         lambda n, f, p, s: round((n + 2 * p - f) / s) + 1,
     ),
     Mistake(
+        "the + 1 goes outside the floor: floor((n + 2p - f)/s) + 1, not floor((n + 2p - f + 1)/s).",
+        lambda n, f, p, s: (n + 2 * p - f + 1) // s,
+    ),
+    Mistake(
         "you forgot the + 1: (n + 2p - f)/s counts the steps between window positions, "
         "the first position comes on top.",
         lambda n, f, p, s: (n + 2 * p - f) // s,

@@ -64,6 +64,10 @@ PARAM_MISTAKES = (
         "there is one bias per filter, not one per weight.",
         lambda shape, f, k: 2 * f * f * shape[2] * k,
     ),
+    Mistake(
+        "one bias per filter, not one per layer: add n_filters biases, not 1.",
+        lambda shape, f, k: f * f * shape[2] * k + 1,
+    ),
 )
 
 

@@ -316,6 +316,10 @@ LENET_MISTAKES = (
         "its fully connected layers.",
         lambda: sum(p for layer, (_, p) in _lenet_costs() if layer[0] == "conv"),
     ),
+    Mistake(
+        "60K is the rounded figure; add up the layers exactly.",
+        lambda: 60_000,
+    ),
 )
 
 
