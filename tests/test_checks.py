@@ -117,3 +117,27 @@ def test_value_exercise_with_mistake_hint():
 def test_result_renders_as_html():
     html = CheckResult("Ex <1>", "failed", "a < b")._repr_html_()
     assert "Ex &lt;1&gt;" in html and "a &lt; b" in html
+
+
+def test_nested_lists_are_accepted_as_arrays():
+    cases = [Case("2x2", (np.eye(2),), expected=np.eye(2))]
+    result = check_function("Ex", lambda x: [[1.0, 0.0], [0.0, 1.0]], cases)
+    assert result.passed, str(result)
+
+
+def test_boolean_arrays_are_compared_not_raised():
+    result = check_value("Ex", np.array([True, False]), np.array([True, True]))
+    assert result.status == "failed" and "values differ" in result.message
+    assert check_value("Ex", np.array([True, False]), np.array([True, False])).passed
+
+
+def _library_without_a_kernel(x):
+    raise NotImplementedError("no kernel for this dtype")  # as torch does on some devices
+
+
+def test_not_implemented_from_deeper_down_is_a_failure_not_a_stub():
+    def calls_something_missing(x):
+        return _library_without_a_kernel(x)
+
+    result = check_function("Ex", calls_something_missing, CASES)
+    assert result.status == "failed" and "not implemented" in result.message

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import html
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,15 +110,25 @@ def describe(value: Any, *, max_items: int = 36) -> str:
 
 
 def _as_numpy(value: Any) -> np.ndarray | None:
+    """An array for numpy, torch and (nested) lists or tuples of numbers; else None."""
     if isinstance(value, np.ndarray):
         return value
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         return value.detach().cpu().numpy()
-    if isinstance(value, (list, tuple)) and value and all(
-        isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in value
-    ):
-        return np.asarray(value)
+    if isinstance(value, (list, tuple)) and value:
+        try:
+            arr = np.asarray(value)
+        except ValueError:  # ragged
+            return None
+        if np.issubdtype(arr.dtype, np.number) and not _holds_bool(value):
+            return arr
     return None
+
+
+def _holds_bool(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_holds_bool(v) for v in value)
+    return isinstance(value, (bool, np.bool_))
 
 
 def same_value(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-8) -> str | None:
@@ -136,6 +147,7 @@ def same_value(got: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-
             return f"shape is {got_arr.shape}, expected {exp_arr.shape}"
         if not np.issubdtype(got_arr.dtype, np.number) and got_arr.dtype != bool:
             return f"array holds {got_arr.dtype}, expected numbers"
+        got_arr, exp_arr = got_arr.astype(np.float64), exp_arr.astype(np.float64)  # bools too
         if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True):
             worst = np.unravel_index(np.argmax(np.abs(got_arr - exp_arr)), exp_arr.shape)
             return (
@@ -190,6 +202,19 @@ def _match_mistake(got: Any, mistakes: Sequence[Mistake], args: tuple, kwargs: M
     return None
 
 
+def _raised_by(exc: BaseException, fn: Any) -> bool:
+    """Whether ``exc`` was raised in the learner's function itself (not deeper, e.g. in
+    torch). A check may wrap that function; the wrapped one counts as the learner's."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    own = {getattr(inspect.unwrap(fn), "__code__", None), getattr(fn, "__code__", None)}
+    for cell in getattr(fn, "__closure__", None) or ():
+        own.add(getattr(cell.cell_contents, "__code__", None))
+    own.discard(None)
+    return tb is None or not own or tb.tb_frame.f_code in own
+
+
 def check_function(
     exercise: str,
     fn: Any,
@@ -211,8 +236,16 @@ def check_function(
         args, kwargs = copy.deepcopy(case.args), copy.deepcopy(dict(case.kwargs))
         try:
             got = fn(*args, **kwargs)
-        except NotImplementedError:
-            return _not_attempted(exercise)
+        except NotImplementedError as exc:
+            if _raised_by(exc, fn):  # the untouched stub itself
+                return _not_attempted(exercise)
+            return CheckResult(
+                exercise,
+                FAILED,
+                f"on case '{case.label}' something your function called is not implemented "
+                f"(NotImplementedError: {exc})",
+                case.label,
+            )
         except Exception as exc:  # the learner's code failed: say where and how
             return CheckResult(
                 exercise,
