@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 import pytest
 import torch
+from hypothesis import settings
 
 matplotlib.use("Agg")
+# In CI, hypothesis draws the same examples every run: a red build is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 CUDA = torch.cuda.is_available()
 

@@ -84,6 +84,7 @@ def test_notebooks_are_committed_without_outputs(path):
         if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
     ]
     assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; strip them"
+    assert "widgets" not in nb.get("metadata", {}), f"{path.name}: saved widget state; strip it"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -104,5 +105,10 @@ def test_notebooks_are_numbered_in_teaching_order():
 
 def test_readme_has_exactly_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text()
-    assert "make lab" in readme and "make test" in readme
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "README's 'Two commands' section has no bash block"
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+    assert commands == ["make lab", "make test"], commands
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M), ".ci/run must call the README's `make test`"
