@@ -152,6 +152,9 @@ def test_conv2d_backward_passes_numerical_gradient_check(case):
         ((1, 4, 4), (1, 1, 3, 3), {}, ValueError, r"x has 3 dimensions.*\(N, C, H, W\)"),
         ((1, 1, 4, 4), (1, 3, 3), {}, ValueError, r"w has 3 dimensions"),
         ((1, 1, 4, 4), (1, 1, 3, 3), {"stride": 1.5}, TypeError, r"stride=1.5"),
+        # torch refuses empty kernels; conv2d used to return zeros
+        ((1, 1, 4, 4), (1, 1, 0, 3), {}, ValueError, r"a 0x3 kernel; expected KH and KW >= 1"),
+        ((1, 1, 4, 4), (2, 1, 3, 0), {}, ValueError, r"a 3x0 kernel"),
     ],
 )
 @pytest.mark.parametrize("op", [conv2d, conv2d_naive])

@@ -184,6 +184,11 @@ def test_bilinear_kernel_shape_and_values():
             TypeError,
             r"mixed numpy and torch",
         ),
+        (
+            lambda: conv_transpose2d(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 0, 2))),
+            ValueError,
+            r"w has shape \(1, 1, 0, 2\), a 0x2 kernel; expected KH and KW >= 1",
+        ),
     ],
 )
 def test_upsample_bad_input_is_named(call, exc, pattern):
