@@ -158,6 +158,10 @@ def receptive_field(layers: Iterable[tuple[int, int]]) -> int:
     >>> receptive_field(alexnet)              # pool5 in R-CNN (lesson 14)
     195
     """
+    if isinstance(layers, str | bytes) or not isinstance(layers, Iterable):
+        raise TypeError(
+            f"layers={layers!r} must be a list of (kernel, stride) pairs, e.g. [(3, 1), (2, 2)]"
+        )
     field_size, jump = 1, 1
     for i, layer in enumerate(layers):
         try:
@@ -359,6 +363,11 @@ def summary(module: nn.Module, input_shape: Sequence[int]) -> Summary:
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
+    if isinstance(input_shape, str | bytes) or not isinstance(input_shape, Iterable):
+        raise TypeError(
+            f"input_shape={input_shape!r} must be a sequence of sizes of one example, "
+            "e.g. (1, 32, 32)"
+        )
     shape = tuple(_int("input_shape", d, minimum=1, what="positive sizes") for d in input_shape)
     first = next(module.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
@@ -398,7 +407,22 @@ def summary(module: nn.Module, input_shape: Sequence[int]) -> Summary:
     try:
         module.eval()
         with torch.no_grad():
-            module(torch.zeros((1, *shape), device=device, dtype=dtype))
+            try:
+                module(torch.zeros((1, *shape), device=device, dtype=dtype))
+            except RuntimeError as err:
+                first_layer = next(
+                    (m for m in module.modules() if isinstance(m, nn.Conv2d | nn.Linear)), None
+                )
+                hint = ""
+                if isinstance(first_layer, nn.Conv2d):
+                    hint = f"; its first conv takes {first_layer.in_channels} channels"
+                elif isinstance(first_layer, nn.Linear):
+                    hint = f"; its first linear layer takes {first_layer.in_features} features"
+                raise ValueError(
+                    f"input_shape={shape} does not fit {type(module).__name__}{hint}; expected "
+                    "the shape of ONE example without the batch axis, e.g. (C, H, W) = "
+                    f"(1, 32, 32) ({str(err).splitlines()[0]})"
+                ) from err
     finally:
         module.train(was_training)
         for h in handles:

@@ -240,3 +240,19 @@ def test_summary_renders_text_and_html_and_restores_training_mode():
     assert page.startswith("<table>") and "<td" in page and "Linear" in page
     with pytest.raises(ValueError, match="input_shape"):
         summary(net, (1, 0, 3))
+
+
+def test_summary_wrong_input_shape_is_a_value_error_naming_it():
+    """torch's raw RuntimeError (channel mismatch, batch axis included) becomes a ValueError."""
+    lenet = _lenet()  # takes (3, 32, 32)
+    with pytest.raises(ValueError, match=r"input_shape=\(1, 32, 32\) does not fit Sequential; its first conv takes 3 channels.*ONE example without the batch axis"):  # fmt: skip
+        summary(lenet, (1, 32, 32))
+    with pytest.raises(ValueError, match=r"input_shape=\(8, 3, 32, 32\) does not fit"):
+        summary(lenet, (8, 3, 32, 32))
+    with pytest.raises(TypeError, match="input_shape=32 must be a sequence"):
+        summary(lenet, 32)
+
+
+def test_receptive_field_refuses_a_bare_number():
+    with pytest.raises(TypeError, match=r"layers=3 must be a list of \(kernel, stride\) pairs"):
+        receptive_field(3)
