@@ -179,3 +179,9 @@ def test_conv2d_refuses_mixed_numpy_and_torch():
 def test_conv2d_backward_refuses_wrong_dout_shape():
     with pytest.raises(ValueError, match=r"dout has shape \(1, 1, 3, 3\); expected \(1, 1, 2, 2\)"):
         conv2d_backward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)))
+
+
+def test_conv2d_backward_refuses_dout_of_another_dtype():
+    x, w = np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3))
+    with pytest.raises(TypeError, match="dout has dtype float32 but x has float64"):
+        conv2d_backward(np.zeros((1, 1, 2, 2), np.float32), x, w)

@@ -197,8 +197,43 @@ def test_group_layer_instance_norm_match_torch(kind, device, case, affine):
             TypeError,
             r"training='yes'",
         ),
+        # mixed dtypes used to upcast the float32 x silently
+        (
+            lambda: batch_norm(
+                np.zeros((2, 3), np.float32), np.ones(3), None, None, None, training=True
+            ),
+            TypeError,
+            r"gamma has dtype float64 but x has float32; expected one floating dtype",
+        ),
+        (
+            lambda: batch_norm(
+                np.zeros((2, 3), np.float32),
+                None,
+                None,
+                np.zeros(3),
+                np.ones(3, np.float32),
+                training=False,
+            ),
+            TypeError,
+            r"running_mean has dtype float64 but x has float32",
+        ),
+        (
+            lambda: group_norm(torch.zeros(2, 4), 2, torch.ones(4, dtype=torch.float64)),
+            TypeError,
+            r"gamma has dtype torch.float64 but x has torch.float32",
+        ),
+        (
+            lambda: batch_norm_backward(np.zeros((2, 3)), np.zeros((2, 3), np.float32), None),
+            TypeError,
+            r"dout has dtype float64 but x has float32",
+        ),
     ],
 )
 def test_norm_bad_input_is_named(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_group_norm_accepts_numpy_integer_num_groups():
+    x = np.random.default_rng(0).normal(size=(2, 4, 3))
+    close(group_norm(x, np.int64(2)), group_norm(x, 2))

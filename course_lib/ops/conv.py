@@ -125,6 +125,10 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0):
             f"dout has shape {tuple(dout.shape)}; expected {expected}, the shape of "
             "conv2d's output for this x, w, stride and padding"
         )
+    if dout.dtype != x.dtype:
+        raise TypeError(
+            f"dout has dtype {dout.dtype} but x has {x.dtype}; expected one floating dtype for all"
+        )
     dout_cols = xp.reshape(dout, (n, f, oh * ow))  # (N, F, OH*OW)
     db = xp.sum(dout_cols, axis=(0, 2))  # (F,)
     cols = _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)

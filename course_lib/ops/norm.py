@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._backend import check_ndim, namespace
 
 __all__ = ["batch_norm", "batch_norm_backward", "group_norm", "instance_norm", "layer_norm"]
@@ -33,7 +35,16 @@ def _per_channel(xp, name, v, c, x):
     namespace(x, v, names=("x", name))
     if tuple(v.shape) != (c,):
         raise ValueError(f"{name} has shape {tuple(v.shape)}; expected ({c},), one per channel")
+    _same_dtype(name, v, x)
     return xp.reshape(v, (1, c) + (1,) * (x.ndim - 2))
+
+
+def _same_dtype(name, v, x):
+    if v.dtype != x.dtype:
+        raise TypeError(
+            f"{name} has dtype {v.dtype} but x has {x.dtype}; expected one floating dtype "
+            f"for all (convert {name} to {x.dtype})"
+        )
 
 
 def _check_eps(eps):
@@ -138,6 +149,7 @@ def batch_norm_backward(dout, x, gamma, *, eps: float = 1e-5):
     c = x.shape[1]
     if tuple(dout.shape) != tuple(x.shape):
         raise ValueError(f"dout has shape {tuple(dout.shape)}; expected {tuple(x.shape)}")
+    _same_dtype("dout", dout, x)
     _check_eps(eps)
     g = _per_channel(xp, "gamma", gamma, c, x)
     mean = xp.mean(x, axis=axes, keepdims=True)
@@ -164,8 +176,13 @@ def group_norm(x, num_groups: int, gamma=None, beta=None, *, eps: float = 1e-5):
     xp = namespace(x, gamma, beta, names=("x", "gamma", "beta"))
     if x.ndim < 2:
         raise ValueError(f"x has {x.ndim} dimensions; expected (N, C, ...)")
-    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+    if (
+        isinstance(num_groups, bool)
+        or not isinstance(num_groups, int | np.integer)
+        or num_groups < 1
+    ):
         raise ValueError(f"num_groups={num_groups!r} must be a positive int")
+    num_groups = int(num_groups)
     _check_eps(eps)
     n, c = x.shape[0], x.shape[1]
     if c % num_groups:
