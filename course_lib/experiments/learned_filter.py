@@ -12,8 +12,9 @@ difference between ``conv2d(X, W)`` and the edge map. The gradient comes from to
 autograd.
 
 Why the answer is unique: the loss is a quadratic in the 9 weights,
-mean over patches p of (p . W - p . K)^2 = (W - K)^T C (W - K), with C the 9x9
-covariance of the crops' 3x3 patches. When every eigenvalue of C is positive, K is
+mean over patches p of (p . W - p . K)^2 = (W - K)^T C (W - K), with C = E[p p^T]
+the 9x9 uncentred second-moment matrix of the crops' 3x3 patches (the mean is not
+subtracted, so it is not a covariance). When every eigenvalue of C is positive, K is
 its one and only minimum. Crops whose rows are constant (``data="stripes"``) make
 six eigenvalues zero: only the kernel's row sums can be learned, and gradient
 descent keeps whatever the random start had in the other six directions.
@@ -152,7 +153,9 @@ def make_edge_pairs(
 
 
 def patch_covariance_eigenvalues(images: Any, size: int = 3) -> np.ndarray:
-    """Eigenvalues (ascending) of the covariance of all size x size patches.
+    """Eigenvalues (ascending) of the uncentred second-moment matrix E[p p^T] of all patches.
+
+    p runs over every size x size patch, flattened; the mean is not subtracted.
 
     images: (N, 1, H, W). All positive means exactly one kernel fits the data
     perfectly; k zeros mean a k-dimensional family of kernels fits it equally well.
