@@ -64,8 +64,9 @@ def set_seed(seed: int = 0, *, deterministic: bool = True) -> torch.Generator:
     With ``deterministic=True`` torch is asked for deterministic kernels where it has
     them, so a notebook run twice prints the same numbers.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative int")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- learners' own np.random calls repeat too
     torch.manual_seed(seed)  # also seeds every CUDA device

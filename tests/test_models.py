@@ -256,3 +256,15 @@ def test_fc_to_conv_rejects_mismatched_shape_and_unknown_layers():
 def test_bad_arguments_get_clear_errors(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def test_numpy_integers_are_accepted_as_sizes():
+    """np.int64 (e.g. from a numpy computation) used to be refused as 'not a positive int'."""
+    import numpy as np
+
+    model = lenet5(num_classes=np.int64(7), in_channels=np.int64(1)).eval()
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 7)
+    conv = fc_to_conv(nn.Linear(8 * 2 * 2, 5), tuple(np.array([8, 2, 2])))
+    assert conv(torch.zeros(1, 8, 2, 2)).shape == (1, 5, 1, 1)
+    with pytest.raises(ValueError, match="num_classes=True must be a positive int"):
+        lenet5(num_classes=True)

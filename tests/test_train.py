@@ -370,3 +370,11 @@ def test_fit_augment_metrics_and_checkpoint_on_cuda(tmp_path, digits):
     other = lenet5()
     load_checkpoint(path, other, device=cuda)
     torch.testing.assert_close(other.eval()(digits.test.tensors[0][:8].to(cuda)), logits[:8])
+
+
+def test_set_seed_accepts_numpy_integers():
+    a = torch.rand(3, generator=set_seed(np.int64(4)))
+    b = torch.rand(3, generator=set_seed(4))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="seed=True must be a non-negative int"):
+        set_seed(True)

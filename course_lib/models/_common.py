@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is a positive int, else raise naming ``name``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    """``value`` as an int if it is a positive int (numpy ints too), else raise naming ``name``."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name}={value!r} must be a positive int")
-    return value
+    return int(value)
 
 
 def check_choice(name: str, value: object, choices: tuple) -> object:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -191,8 +192,11 @@ def fc_to_conv(classifier: nn.Module, in_shape: Sequence[int]) -> nn.Sequential:
     (N, out, 1, 1) equal to the classifier's (N, out); on a larger input it slides the
     classifier and returns a score map (N, out, H - h + 1, W - w + 1).
     """
-    if len(in_shape) != 3 or any(not isinstance(s, int) or s <= 0 for s in in_shape):
+    if len(in_shape) != 3 or any(
+        isinstance(s, bool) or not isinstance(s, int | np.integer) or s <= 0 for s in in_shape
+    ):
         raise ValueError(f"in_shape={tuple(in_shape)} must be (C, h, w) of positive ints")
+    in_shape = tuple(int(s) for s in in_shape)
     modules = list(classifier) if isinstance(classifier, nn.Sequential) else [classifier]
     c, h, w = in_shape
     layers: list[nn.Module] = []
