@@ -78,6 +78,9 @@ def nms(boxes, scores, iou_threshold: float):
         raise TypeError(f"iou_threshold={iou_threshold!r} must be a number in [0, 1]")
     if not 0 <= iou_threshold <= 1:
         raise ValueError(f"iou_threshold={iou_threshold!r} must be in [0, 1]")
+    for name, v in (("boxes", boxes), ("scores", scores)):
+        if not bool(xp.all(xp.isfinite(v))):
+            raise ValueError(f"{name} holds NaN or infinite values; expected finite numbers")
     order = xp.argsort(scores, descending=True, stable=True)  # (K,)
     overlaps = iou(boxes, boxes)  # (K, K)
     alive = xp.ones((boxes.shape[0],), dtype=xp.bool, device=device(boxes))

@@ -103,3 +103,14 @@ def test_nms_keeps_highest_first_and_ties_in_input_order():
 def test_detection_bad_input_is_named(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_nms_refuses_non_finite_scores_and_boxes(kind):
+    """A NaN score used to be sorted somewhere arbitrary and kept or dropped silently."""
+    boxes = as_kind(np.array([[0.0, 0, 2, 2], [1, 1, 3, 3]]), kind)
+    with pytest.raises(ValueError, match="scores holds NaN or infinite values"):
+        nms(boxes, as_kind(np.array([0.9, np.nan]), kind), 0.5)
+    bad = as_kind(np.array([[0.0, 0, 2, 2], [1, 1, np.inf, 3]]), kind)
+    with pytest.raises(ValueError, match="boxes holds NaN or infinite values"):
+        nms(bad, as_kind(np.array([0.9, 0.8]), kind), 0.5)
