@@ -453,8 +453,11 @@ def random_crop(
 ) -> torch.Tensor:
     """Zero-pad by ``padding`` on every side, then cut a random H x W window per image."""
     _check_batch(x)
-    if not isinstance(padding, int) or padding < 0:
+    if isinstance(padding, bool) or not isinstance(padding, int | np.integer):
+        raise TypeError(f"padding={padding!r} must be a non-negative int (pixels)")
+    if padding < 0:
         raise ValueError(f"padding={padding!r} must be a non-negative int")
+    padding = int(padding)
     if padding == 0:
         return x.clone()
     n, c, h, w = x.shape
@@ -473,8 +476,11 @@ def colour_cast(
 ) -> torch.Tensor:
     """Add a random offset in [-strength, strength] to each channel of each image, clip to [0, 1]."""
     _check_batch(x)
+    if isinstance(strength, bool) or not isinstance(strength, int | float | np.number):
+        raise TypeError(f"strength={strength!r} must be a number >= 0")
     if strength < 0:
         raise ValueError(f"strength={strength!r} must be >= 0")
+    strength = float(strength)
     n, c = x.shape[:2]
     offset = (_rand(n * c, x, generator).reshape(n, c, 1, 1) * 2 - 1) * strength
     return (x + offset).clamp(0.0, 1.0)

@@ -230,3 +230,11 @@ def test_augment_pipeline_is_reproducible_with_a_generator():
 def test_augmentations_reject_non_batches():
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         random_flip(torch.rand(3, 4, 4))
+
+
+def test_augmentation_parameters_of_the_wrong_type_are_type_errors():
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(TypeError, match="padding=True must be a non-negative int"):
+        random_crop(x, padding=True)
+    with pytest.raises(TypeError, match="strength='a' must be a number"):
+        colour_cast(x, strength="a")

@@ -268,3 +268,8 @@ def test_numpy_integers_are_accepted_as_sizes():
     assert conv(torch.zeros(1, 8, 2, 2)).shape == (1, 5, 1, 1)
     with pytest.raises(ValueError, match="num_classes=True must be a positive int"):
         lenet5(num_classes=True)
+
+
+def test_lenet5_dropout_must_be_a_number():
+    with pytest.raises(TypeError, match=r"dropout='a' must be a number in \[0, 1\)"):
+        lenet5(dropout="a")

@@ -389,7 +389,7 @@ def test_occlusion_map_rejects_bad_input():
     model = SquareScore(0, 0, 2)
     with pytest.raises(ValueError, match="patch 9x9 is larger than the image 8x8"):
         viz.occlusion_map(model, torch.ones(1, 8, 8), 0, patch=9)
-    with pytest.raises(ValueError, match="channel=3"):
+    with pytest.raises(ValueError, match=r"^target=3 must be an int in \[0, 1\)"):
         viz.occlusion_map(model, torch.ones(1, 8, 8), 3, patch=2)
     with pytest.raises(ValueError, match="stride=0"):
         viz.occlusion_map(model, torch.ones(1, 8, 8), 0, stride=0)

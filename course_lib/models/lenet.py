@@ -41,6 +41,8 @@ class LeNet5(nn.Module):
         check_positive_int("num_classes", num_classes)
         check_choice("activation", activation, tuple(_ACTIVATIONS))
         check_choice("pool", pool, tuple(_POOLS))
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float):
+            raise TypeError(f"dropout={dropout!r} must be a number in [0, 1)")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must lie in [0, 1)")
         act, pool_cls = _ACTIVATIONS[activation], _POOLS[pool]

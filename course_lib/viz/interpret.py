@@ -155,11 +155,9 @@ def _as_batch(images: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
     return images.to(dtype)
 
 
-def _check_channel(channel: Any, n: int, where: str) -> None:
+def _check_channel(channel: Any, n: int, where: str, name: str = "channel") -> None:
     if not isinstance(channel, int) or isinstance(channel, bool) or not 0 <= channel < n:
-        raise ValueError(
-            f"channel={channel!r} must be an int in [0, {n}): {where} has {n} channels"
-        )
+        raise ValueError(f"{name}={channel!r} must be an int in [0, {n}): {where} has {n} channels")
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -455,7 +453,7 @@ def occlusion_map(
                         f"the model outputs shape {tuple(out.shape)}; target={target!r} needs "
                         f"(N, K) scores, or pass target as a function out -> (N,)"
                     )
-                _check_channel(target, out.shape[1], "the model output")
+                _check_channel(target, out.shape[1], "the model output", "target")
                 s = out[:, target]
             return s.reshape(-1).float()
 
