@@ -94,7 +94,7 @@ def test_small_models_forward_shape(make, kwargs, channels):
         assert out.shape == (3, 7)
 
 
-@pytest.mark.parametrize("make", [alexnet, vgg16, resnet18, resnet50, googlenet])
+@pytest.mark.parametrize("make", [alexnet, vgg16, resnet18, resnet34, resnet50, googlenet])
 def test_full_size_forward_shape_on_two_sizes(make):
     model = make(num_classes=5).eval()
     with torch.no_grad():

@@ -329,14 +329,16 @@ def test_fit_rejects_mismatched_pairs_and_unknown_data():
 
 @pytest.mark.slow
 def test_training_small_models_stays_below_2gb_rss():
-    """Peak resident memory of a fresh process that trains an FCN on 1,000 shape scenes
-    and LeNet-5 on digits (the largest course workloads) stays below 2 GB."""
+    """Peak resident memory of a fresh process that trains an FCN on 1,000 shape scenes,
+    a small ResNet on digits, then a few batches of each other small model (GoogLeNet,
+    DenseNet, VGG, NiN) stays below 2 GB."""
     code = textwrap.dedent(
         """
         import resource, torch
         torch.set_num_threads(1)
         from course_lib.data import load_digits, make_shapes_segmentation
-        from course_lib.models import fcn, lenet5, resnet_small
+        from course_lib.models import (densenet_small, fcn, googlenet_small, lenet5, nin,
+                                       resnet_small, vgg_small)
         from course_lib.train import fit
         cpu = torch.device("cpu")
         images, masks = make_shapes_segmentation(1000, cache=False, device=cpu)
@@ -344,6 +346,9 @@ def test_training_small_models_stays_below_2gb_rss():
             batch_size=32, device=cpu, progress=False)
         d = load_digits(device=cpu)
         fit(resnet_small(20), d.train, d.val, epochs=1, batch_size=128, device=cpu, progress=False)
+        x, y = d.train.tensors
+        for make in (googlenet_small, densenet_small, vgg_small, nin):  # a few batches each
+            fit(make(), (x[:512], y[:512]), epochs=1, batch_size=128, device=cpu, progress=False)
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         """
     )
