@@ -207,9 +207,13 @@ def make_lab(jupyter_dirs, tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # A hostile user config: no token, all interfaces. `make lab` must override both.
-    config = Path(jupyter_dirs["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.py"
-    config.write_text('c.IdentityProvider.token = ""\nc.ServerApp.ip = "0.0.0.0"\n')
-    env = dict(jupyter_dirs, BROWSER="true")  # a no-op browser: nothing opens a window
+    config_dir = tmp_path / "hostile-config"
+    config_dir.mkdir()
+    (config_dir / "jupyter_server_config.py").write_text(
+        'c.IdentityProvider.token = ""\nc.ServerApp.ip = "0.0.0.0"\n'
+    )
+    # BROWSER: a no-op, so nothing opens a window
+    env = dict(jupyter_dirs, JUPYTER_CONFIG_DIR=str(config_dir), BROWSER="true")
     log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         # -o: use the installed .venv as it is (this test is about the server)
