@@ -89,6 +89,15 @@ def check_ndim(name: str, x, ndims: tuple[int, ...], layout: str) -> None:
         )
 
 
+def check_kernel_size(w) -> None:
+    """Refuse an empty kernel (KH or KW of 0), as torch does; w's last two axes are KH, KW."""
+    kh, kw = w.shape[-2:]
+    if kh < 1 or kw < 1:
+        raise ValueError(
+            f"w has shape {tuple(w.shape)}, a {kh}x{kw} kernel; expected KH and KW >= 1"
+        )
+
+
 def pad2d(xp, x, ph: int, pw: int, value: float = 0.0):
     """Pad the last two axes of ``x`` by ``ph`` rows and ``pw`` columns on each side."""
     if ph == 0 and pw == 0:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._backend import (
     as_pair,
+    check_kernel_size,
     check_ndim,
     col2im,
     contiguous,
@@ -37,10 +38,7 @@ def _geometry(x, w, b, stride, padding):
     ph, pw = as_pair("padding", padding, minimum=0, what="non-negative (>= 0)")
     n, c, h, wd = x.shape
     f, cw, kh, kw = w.shape
-    if kh < 1 or kw < 1:
-        raise ValueError(
-            f"w has shape {tuple(w.shape)}, a {kh}x{kw} kernel; expected KH and KW >= 1"
-        )
+    check_kernel_size(w)
     if cw != c:
         raise ValueError(
             f"w has {cw} input channels (shape {tuple(w.shape)}) but x has {c} channels "

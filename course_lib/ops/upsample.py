@@ -18,6 +18,7 @@ import numpy as np
 
 from ._backend import (
     as_pair,
+    check_kernel_size,
     check_ndim,
     col2im,
     contiguous,
@@ -56,10 +57,7 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0):
         )
     n, c, h, wd = x.shape
     cw, f, kh, kw = w.shape
-    if kh < 1 or kw < 1:
-        raise ValueError(
-            f"w has shape {tuple(w.shape)}, a {kh}x{kw} kernel; expected KH and KW >= 1"
-        )
+    check_kernel_size(w)
     if cw != c:
         raise ValueError(
             f"w has {cw} input channels (w.shape[0], shape {tuple(w.shape)}) but x has {c} "
