@@ -12,7 +12,7 @@ THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
 	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"
 
-.PHONY: lab test test-browser report constraints clean
+.PHONY: lab test test-gpu test-browser report constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: $(STAMP)
 	tools/offline.sh $(BIN)/python -m pytest -m "not browser" -n 2 tests ; \
 	tools/offline.sh $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  --timeout=600 -n 2 --dist loadscope notebooks
+
+# On a machine with a CUDA GPU: every GPU-marked test, then each lesson's experiment
+# on CUDA (tools/gpu_check.py), in one prepared command (a few minutes). Without CUDA
+# both parts skip cleanly and it exits 0.
+test-gpu: $(STAMP)
+	@set -e; $(THROWAWAY_JUPYTER_DIRS); \
+	$(BIN)/python -m pytest -m gpu -q -p no:cacheprovider tests || test $$? -eq 5; \
+	$(BIN)/python tools/gpu_check.py
 
 constraints: $(STAMP)
 	{ echo '# Exact versions `make test` last passed with (CI, Python 3.11, CPU). Regenerate on purpose: `make constraints`.'; \

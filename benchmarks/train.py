@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.data import load_digits, make_shapes_segmentation
+from course_lib.device import set_seed
 from course_lib.experiments.deep_or_not import train_lenet
 from course_lib.models import fcn, lenet5
-from course_lib.train import fit, set_seed
+from course_lib.recipes import LENET_RECIPE
+from course_lib.train import fit
 
 
 def bare_loop(model, x, y, *, epochs: int, batch_size: int, seed: int) -> tuple[float, float]:
@@ -114,7 +116,7 @@ def digits_recipe() -> None:
     """Lesson 05's own recipe (``train_lenet``): wall time and test accuracy, three seeds."""
     d = load_digits(device="cpu")
     for seed in range(3):
-        run = train_lenet(d, seed=seed, device="cpu", num_threads=None)
+        run = train_lenet(d, LENET_RECIPE.replace(seed=seed, num_threads=None), device="cpu")
         print(
             f"LeNet-5 digits recipe, seed {seed}: {run.train_seconds:5.1f} s, "
             f"test accuracy {run.test_accuracy:.3f}"

@@ -8,13 +8,30 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.datasets import load_digits as sk_load_digits
+from sklearn.datasets import load_sample_image
+from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
+
+from course_lib.device import resolve_device
+from course_lib.validate import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_generator,
+    check_int,
+    check_number,
+    check_path,
+    check_probability,
+    check_seed,
+)
 
 PHOTOS = ("china", "flower")
 
@@ -25,10 +42,8 @@ def load_photo(name: str = "china", *, grey: bool = False) -> np.ndarray:
     Returns shape (H, W, 3), or (H, W) with ``grey=True`` (ITU-R 601 luma weights).
     The JPEG files ship inside scikit-learn, so this works offline.
     """
-    if name not in PHOTOS:
-        raise ValueError(f"name={name!r} is not a bundled photo; expected one of {PHOTOS}")
-    from sklearn.datasets import load_sample_image
-
+    name = check_choice("name", name, PHOTOS)
+    grey = check_bool("grey", grey)
     rgb = load_sample_image(f"{name}.jpg").astype(np.float64) / 255.0  # (H, W, 3)
     if grey:
         return rgb @ np.array([0.299, 0.587, 0.114])
@@ -58,14 +73,34 @@ class DataSplits:
         )
 
 
-def _check_fractions(val_fraction: float, test_fraction: float) -> None:
-    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"{name}={value!r} must lie strictly between 0 and 1")
+def _fraction(name: str, value) -> float:
+    """A fraction of the data strictly between 0 and 1, as a Python float."""
+    value = check_number(name, value, what="a fraction strictly between 0 and 1")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name}={value!r} must lie strictly between 0 and 1")
+    return value
+
+
+def _check_fractions(val_fraction, test_fraction) -> tuple[float, float]:
+    val_fraction = _fraction("val_fraction", val_fraction)
+    test_fraction = _fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1.0:
         raise ValueError(
             f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no training data"
         )
+    return val_fraction, test_fraction
+
+
+def _stratified(idx, labels, size: float, seed: int, name: str, value: float):
+    """scikit-learn's stratified split of ``idx``; a part too small to hold every class
+    is reported as the fraction (``name=value``) that made it."""
+    try:
+        return train_test_split(idx, test_size=size, random_state=seed, stratify=labels)
+    except ValueError as err:
+        raise ValueError(
+            f"{name}={value!r} leaves a part too small for a stratified split of "
+            f"{len(idx)} examples of {len(np.unique(labels))} classes ({err})"
+        ) from None
 
 
 def _split(
@@ -79,17 +114,13 @@ def _split(
     device: torch.device,
 ) -> DataSplits:
     """Stratified split by a seeded permutation (the same seed gives the same split)."""
-    from sklearn.model_selection import train_test_split
-
     idx = np.arange(len(y))
     labels = y.numpy()
-    rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=labels)
-    train, val = train_test_split(
-        rest,
-        test_size=val_fraction / (1.0 - test_fraction),
-        random_state=seed,
-        stratify=labels[rest],
-    )
+    rest, test = _stratified(idx, labels, test_fraction, seed, "test_fraction", test_fraction)
+    train, val = _stratified(
+        rest, labels[rest], val_fraction / (1.0 - test_fraction), seed, "val_fraction",
+        val_fraction,
+    )  # fmt: skip
 
     def part(i: np.ndarray) -> TensorDataset:
         i = torch.from_numpy(np.sort(i))
@@ -112,14 +143,10 @@ def load_digits(
     default, LeNet-5's input). The split is stratified and fixed by ``seed``: with
     the defaults 1,257 train, 180 validation and 360 test images.
     """
-    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"size={size!r} must be an int >= 8 (the originals are 8x8)")
-    _check_fractions(val_fraction, test_fraction)
-    from sklearn.datasets import load_digits as sk_load_digits
-
-    from .train import get_device
-
-    device = get_device() if device is None else torch.device(device)
+    size = check_int("size", size, minimum=8, what="an int >= 8 (the originals are 8x8)")
+    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction)
+    seed = check_seed("seed", seed)
+    device = resolve_device(device)
     bunch = sk_load_digits()
     x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]  # (N, 1, 8, 8)
     if size != 8:
@@ -136,6 +163,66 @@ def load_digits(
         classes=classes,
         device=device,
     )
+
+
+# --------------------------------------------------------------------------- digits anywhere
+# Lesson 05's "deep or not" data: a digit may sit anywhere, so no pixel is special.
+
+
+def place_anywhere(
+    images: torch.Tensor, *, canvas: int = 32, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Paste each image (N, C, s, s) at a random position on a zero (N, C, canvas, canvas).
+
+    Every offset in [0, canvas - s] is equally likely, independently for rows and
+    columns; ``generator`` makes the positions reproducible.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch tensor (N, C, s, s), not {type(images).__name__}")
+    check_array("images", images, ndim=4, layout="(N, C, s, s): a batch of images")
+    canvas = check_int("canvas", canvas, minimum=1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be None or a torch.Generator, not {type(generator).__name__}")
+    n, c, h, w = images.shape
+    if h > canvas or w > canvas:
+        raise ValueError(f"images of {h}x{w} do not fit on a canvas of {canvas}x{canvas}")
+    oy = torch.randint(0, canvas - h + 1, (n,), generator=generator)  # (N,) top rows
+    ox = torch.randint(0, canvas - w + 1, (n,), generator=generator)  # (N,) left columns
+    rows = (oy[:, None] + torch.arange(h)).to(images.device)  # (N, h) canvas rows
+    cols = (ox[:, None] + torch.arange(w)).to(images.device)  # (N, w) canvas columns
+    out = images.new_zeros(n, c, canvas, canvas)
+    batch = torch.arange(n, device=images.device)[:, None, None]  # (N, 1, 1)
+    view = out.permute(0, 2, 3, 1)  # (N, canvas, canvas, C), shares out's memory
+    view[batch, rows[:, :, None], cols[:, None, :]] = images.permute(0, 2, 3, 1)
+    return out
+
+
+def load_digits_anywhere(
+    *,
+    digit_size: int = 16,
+    canvas: int = 32,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> DataSplits:
+    """The course digits at ``digit_size`` pixels, each placed at a random spot on a canvas.
+
+    Same split as :func:`course_lib.data.load_digits` (by ``seed``); positions are
+    drawn once from a generator seeded with ``seed``, so they are fixed too.
+    """
+    device = resolve_device(device)
+    seed = check_seed("seed", seed)
+    digit_size = check_int("digit_size", digit_size, minimum=1)
+    canvas = check_int("canvas", canvas, minimum=digit_size, what=f"an int >= digit_size={digit_size}")
+    digits = load_digits(size=digit_size, seed=seed, device="cpu")
+    gen = torch.Generator().manual_seed(seed)
+
+    def part(ds: TensorDataset) -> TensorDataset:
+        x, y = ds.tensors
+        return TensorDataset(
+            place_anywhere(x, canvas=canvas, generator=gen).to(device), y.to(device)
+        )
+
+    return DataSplits(part(digits.train), part(digits.val), part(digits.test), digits.classes)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -253,16 +340,13 @@ def make_shapes_segmentation(
     The arrays are cached in ``cache_dir`` (default :func:`default_cache_dir`,
     ``data/cache/``) as ``.npz`` files keyed by the arguments.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n={n!r} must be a positive int (number of scenes)")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 16:
-        raise ValueError(f"size={size!r} must be an int >= 16 (pixels per side)")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative int")
-    from .train import get_device
-
-    device = get_device() if device is None else torch.device(device)
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    n = check_int("n", n, minimum=1, what="a positive int (number of scenes)")
+    size = check_int("size", size, minimum=16, what="an int >= 16 (pixels per side)")
+    seed = check_int("seed", seed, minimum=0, what="a non-negative int")
+    cache = check_bool("cache", cache)
+    cache_dir = check_path("cache_dir", cache_dir, allow_none=True)
+    device = resolve_device(device)
+    folder = cache_dir if cache_dir is not None else default_cache_dir()
     path = None
     if cache and folder is not None:
         path = folder / f"shapes_v{_SHAPES_VERSION}_n{n}_size{size}_seed{seed}.npz"
@@ -306,24 +390,25 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     dimensions d, then d big-endian uint32 sizes, then the data in C order.
     Returns an array of that shape in native byte order.
     """
-    path = Path(path)
+    path = check_path("path", path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
         raw = fh.read()
+    where = f"path={str(path)!r}"
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (the first two bytes must be zero)")
+        raise ValueError(f"{where} is not an IDX file (the first two bytes must be zero)")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX type code 0x{code:02X}")
+        raise ValueError(f"{where}: unknown IDX type code 0x{code:02X}")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header ({ndim} dimensions announced)")
+        raise ValueError(f"{where}: truncated IDX header ({ndim} dimensions announced)")
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _IDX_DTYPES[code]
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise ValueError(
-            f"{path}: IDX header announces shape {shape} ({expected} bytes of data), "
+            f"{where}: IDX header announces shape {shape} ({expected} bytes of data), "
             f"but the file holds {len(raw) - header}"
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
@@ -352,11 +437,8 @@ def download_mnist(root: str | os.PathLike, *, kind: str = "mnist") -> Path:
     The course never calls this (it runs offline); a learner with internet can, then
     pass ``root`` to :func:`load_mnist`. Files already present are not fetched again.
     """
-    if kind not in MNIST_URLS:
-        raise ValueError(f"kind={kind!r} is not one of {tuple(MNIST_URLS)}")
-    import urllib.request
-
-    root = Path(root)
+    kind = check_choice("kind", kind, tuple(MNIST_URLS))
+    root = check_path("root", root)
     root.mkdir(parents=True, exist_ok=True)
     for name in MNIST_FILES.values():
         target = root / name
@@ -379,16 +461,12 @@ def load_mnist(
     to 32 (LeNet-5's input) or resized to other sizes. The official test set is the
     test split; ``val_fraction`` of the training set, stratified by ``seed``, is held out.
     """
-    if kind not in MNIST_URLS:
-        raise ValueError(f"kind={kind!r} is not one of {tuple(MNIST_URLS)}")
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction={val_fraction!r} must lie strictly between 0 and 1")
-    from sklearn.model_selection import train_test_split
-
-    from .train import get_device
-
-    device = get_device() if device is None else torch.device(device)
-    root = Path(root)
+    root = check_path("root", root)
+    kind = check_choice("kind", kind, tuple(MNIST_URLS))
+    size = check_int("size", size, minimum=1, what="a positive int (pixels per side)")
+    val_fraction = _fraction("val_fraction", val_fraction)
+    seed = check_seed("seed", seed)
+    device = resolve_device(device)
 
     def read(key: str) -> np.ndarray:
         name = MNIST_FILES[key]
@@ -408,7 +486,7 @@ def load_mnist(
     x_train, y_train = images(read("train_images")), read("train_labels").astype(np.int64)
     x_test, y_test = images(read("test_images")), read("test_labels").astype(np.int64)
     idx = np.arange(len(y_train))
-    train, val = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=y_train)
+    train, val = _stratified(idx, y_train, val_fraction, seed, "val_fraction", val_fraction)
     train, val = torch.from_numpy(np.sort(train)), torch.from_numpy(np.sort(val))
     yt = torch.from_numpy(y_train)
     classes = FASHION_CLASSES if kind == "fashion" else tuple(str(i) for i in range(10))
@@ -421,14 +499,26 @@ def load_mnist(
 
 
 # --------------------------------------------------------------------------- augmentation
-# Each takes a batch x of shape (N, C, H, W) and returns a new batch of the same shape,
-# drawing its randomness from ``generator`` (default: torch's global generator).
+# Each takes a batch x of shape (N, C, H, W) and returns a new batch of the same shape;
+# x itself is never modified. The randomness comes from ``generator``: None (torch's
+# global CPU generator), an int seed, a torch.Generator on any device or a
+# numpy.random.Generator (see validate.check_generator). Numbers are drawn on the
+# generator's device and moved to x's, so set_seed's CPU generator serves a CUDA batch.
 
 
-def _check_batch(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a batch of images of shape (N, C, H, W); got {got}")
+def _check_batch(x: torch.Tensor, *, floating: bool = False) -> None:
+    if not isinstance(x, torch.Tensor):
+        hint = " (convert it with torch.from_numpy(x))" if isinstance(x, np.ndarray) else ""
+        raise TypeError(
+            f"x must be a torch tensor holding a batch of images (N, C, H, W), not "
+            f"{type(x).__name__}{hint}"
+        )
+    check_array("x", x, ndim=4, layout="a batch of images of shape (N, C, H, W)")
+    if floating and not x.is_floating_point():
+        raise TypeError(
+            f"x has dtype {x.dtype}; expected floating images in [0, 1] (convert with "
+            "x.float() / 255 for uint8 pixels)"
+        )
 
 
 def _rand(n: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -437,27 +527,20 @@ def _rand(n: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.T
     return torch.rand(n, generator=generator, device=dev).to(x.device)
 
 
-def random_flip(
-    x: torch.Tensor, *, p: float = 0.5, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def random_flip(x: torch.Tensor, *, p: float = 0.5, generator=None) -> torch.Tensor:
     """Mirror each image left-right with probability ``p``."""
     _check_batch(x)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p={p!r} must lie in [0, 1]")
+    p = check_probability("p", p)
+    generator = check_generator("generator", generator)
     flip = (_rand(x.shape[0], x, generator) < p)[:, None, None, None]  # (N, 1, 1, 1)
     return torch.where(flip, x.flip(-1), x)
 
 
-def random_crop(
-    x: torch.Tensor, *, padding: int = 4, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def random_crop(x: torch.Tensor, *, padding: int = 4, generator=None) -> torch.Tensor:
     """Zero-pad by ``padding`` on every side, then cut a random H x W window per image."""
     _check_batch(x)
-    if isinstance(padding, bool) or not isinstance(padding, int | np.integer):
-        raise TypeError(f"padding={padding!r} must be a non-negative int (pixels)")
-    if padding < 0:
-        raise ValueError(f"padding={padding!r} must be a non-negative int")
-    padding = int(padding)
+    padding = check_int("padding", padding, minimum=0, what="a non-negative int (pixels)")
+    generator = check_generator("generator", generator)
     if padding == 0:
         return x.clone()
     n, c, h, w = x.shape
@@ -471,35 +554,32 @@ def random_crop(
     return out.permute(0, 3, 1, 2).contiguous()
 
 
-def colour_cast(
-    x: torch.Tensor, *, strength: float = 0.1, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Add a random offset in [-strength, strength] to each channel of each image, clip to [0, 1]."""
-    _check_batch(x)
-    if isinstance(strength, bool) or not isinstance(strength, int | float | np.number):
-        raise TypeError(f"strength={strength!r} must be a number >= 0")
-    if strength < 0:
-        raise ValueError(f"strength={strength!r} must be >= 0")
-    strength = float(strength)
+def colour_cast(x: torch.Tensor, *, strength: float = 0.1, generator=None) -> torch.Tensor:
+    """Add a random offset in [-strength, strength] per channel and image; clip to [0, 1]."""
+    _check_batch(x, floating=True)
+    strength = check_number("strength", strength, minimum=0.0)
+    generator = check_generator("generator", generator)
     n, c = x.shape[:2]
-    offset = (_rand(n * c, x, generator).reshape(n, c, 1, 1) * 2 - 1) * strength
-    return (x + offset).clamp(0.0, 1.0)
+    offset = (_rand(n * c, x, generator).reshape(n, c, 1, 1) * 2 - 1) * strength  # (N, C, 1, 1)
+    return (x + offset.to(x.dtype)).clamp(0.0, 1.0)
 
 
 def random_affine(
-    x: torch.Tensor,
-    *,
-    degrees: float = 10.0,
-    shift: float = 0.1,
-    generator: torch.Generator | None = None,
+    x: torch.Tensor, *, degrees: float = 10.0, shift: float = 0.1, generator=None
 ) -> torch.Tensor:
     """Rotate by up to +-``degrees`` and translate by up to +-``shift`` of the image size.
 
-    Bilinear resampling; pixels brought in from outside the image are zero.
+    Bilinear resampling; pixels brought in from outside the image are zero. ``degrees``
+    >= 0; ``shift`` in [0, 1).
     """
-    _check_batch(x)
-    if degrees < 0 or not 0 <= shift < 1:
-        raise ValueError(f"degrees={degrees!r} must be >= 0 and shift={shift!r} in [0, 1)")
+    _check_batch(x, floating=True)
+    degrees = check_number("degrees", degrees, minimum=0.0)
+    shift = check_number(
+        "shift", shift, minimum=0.0, below=1.0, what="a fraction of the image size in [0, 1)"
+    )
+    generator = check_generator("generator", generator)
+    if x.numel() == 0:  # an empty batch or image: nothing to move (affine_grid refuses it)
+        return x.clone()
     n = x.shape[0]
     angle = (_rand(n, x, generator) * 2 - 1) * np.deg2rad(degrees)  # (N,)
     tx = (_rand(n, x, generator) * 2 - 1) * shift * 2  # grid coordinates span 2
@@ -512,25 +592,24 @@ def random_affine(
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def random_rotation(
-    x: torch.Tensor, *, degrees: float = 10.0, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def random_rotation(x: torch.Tensor, *, degrees: float = 10.0, generator=None) -> torch.Tensor:
     """Rotate each image by a random angle in [-degrees, degrees]."""
     return random_affine(x, degrees=degrees, shift=0.0, generator=generator)
 
 
-def random_translation(
-    x: torch.Tensor, *, shift: float = 0.1, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def random_translation(x: torch.Tensor, *, shift: float = 0.1, generator=None) -> torch.Tensor:
     """Shift each image by up to +-shift of its size in x and y."""
     return random_affine(x, degrees=0.0, shift=shift, generator=generator)
 
 
 def to_grey(x: torch.Tensor) -> torch.Tensor:
     """RGB batch (N, 3, H, W) to grey, kept as three equal channels (ITU-R 601 luma)."""
-    _check_batch(x)
+    _check_batch(x, floating=True)
     if x.shape[1] != 3:
-        raise ValueError(f"to_grey needs 3 channels; got {x.shape[1]}")
+        raise ValueError(
+            f"x has {x.shape[1]} channel(s) (shape {tuple(x.shape)}); to_grey expects RGB "
+            "images (N, 3, H, W)"
+        )
     w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device)
     luma = (x * w[None, :, None, None]).sum(1, keepdim=True)  # (N, 1, H, W)
     return luma.expand_as(x).contiguous()
@@ -541,7 +620,8 @@ class Augment:
     """A picklable augmentation pipeline for ``fit(..., transform=Augment(...))``.
 
     Applied in order: flip (probability), crop (padding), affine (degrees, shift),
-    colour cast (strength). Zero turns a step off.
+    colour cast (strength). Zero turns a step off; with every step off the batch is
+    returned as it is. Settings are checked when the pipeline is made.
     """
 
     flip: float = 0.0
@@ -550,7 +630,24 @@ class Augment:
     shift: float = 0.0
     colour: float = 0.0
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __post_init__(self) -> None:
+        # stored as Python numbers (numpy or 0-d torch settings give an equal pipeline)
+        checked = {
+            "flip": check_probability("flip", self.flip),
+            "crop": check_int("crop", self.crop, minimum=0, what="a non-negative int (pixels)"),
+            "degrees": check_number("degrees", self.degrees, minimum=0.0),
+            "shift": check_number(
+                "shift", self.shift, minimum=0.0, below=1.0, what="a fraction in [0, 1)"
+            ),
+            "colour": check_number("colour", self.colour, minimum=0.0),
+        }
+        for field, value in checked.items():
+            object.__setattr__(self, field, value)  # the dataclass is frozen
+
+    def __call__(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        """``x`` (N, C, H, W) through the steps; ``generator`` as for each augmentation."""
+        _check_batch(x)
+        generator = check_generator("generator", generator)  # one stream for every step
         if self.flip > 0:
             x = random_flip(x, p=self.flip, generator=generator)
         if self.crop > 0:

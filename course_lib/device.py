@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from course_lib.validate import check_int
+from course_lib.validate import check_bool, check_int, check_seed
 
 __all__ = [
     "DEVICE_ENV",
@@ -29,6 +29,7 @@ DEVICE_ENV = "COURSE_DEVICE"
 _KNOWN_DEVICES = ("cpu", "cuda", "mps", "meta")
 # cuBLAS needs a fixed workspace for deterministic matrix products on CUDA
 _CUBLAS_ENV = "CUBLAS_WORKSPACE_CONFIG"
+_MAX_THREADS = 1024
 
 
 def _mps_available() -> bool:
@@ -110,9 +111,8 @@ def set_seed(seed: int = 0, *, deterministic: bool = True) -> torch.Generator:
     numbers. Course functions that draw random numbers accept this CPU generator for
     tensors on any device.
     """
-    seed = check_int("seed", seed, minimum=0)
-    if not isinstance(deterministic, bool):
-        raise TypeError(f"deterministic={deterministic!r} must be True or False")
+    seed = check_seed("seed", seed)  # numpy's range, [0, 2**32 - 1]
+    deterministic = check_bool("deterministic", deterministic)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- learners' own np.random calls repeat too
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -126,17 +126,18 @@ def set_seed(seed: int = 0, *, deterministic: bool = True) -> torch.Generator:
 
 
 @contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op torch threads, then restore the old setting.
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the block with ``num_threads`` intra-op torch threads, then restore the old one.
 
-    ``None`` leaves torch's setting alone.
+    ``None`` leaves torch's setting alone; otherwise an int in [1, 1024] (more threads
+    than that is a mistake, not a machine).
     """
-    if n is None:
+    if num_threads is None:
         yield
         return
-    n = check_int("num_threads", n, minimum=1)
+    num_threads = check_int("num_threads", num_threads, minimum=1, maximum=_MAX_THREADS)
     old = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(num_threads)
     try:
         yield
     finally:

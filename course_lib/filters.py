@@ -13,8 +13,8 @@ kernel first (rotates it by 180 degrees): :func:`flip_kernel`.
 The computation itself is :func:`course_lib.ops.conv2d`; this module only names
 kernels, checks input and reshapes a 2-D image to the (N, C, H, W) layout.
 
-Source: lesson 01, after Andrew Ng's "Convolutional Neural Networks" notes (seed 004):
-vertical and horizontal edge filters, Sobel and Scharr.
+Source: lesson 01 (vertical and horizontal edge filters, Sobel and Scharr); Sobel and
+Feldman (1968), Scharr (2000).
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from course_lib.ops import conv2d
+from course_lib.validate import check_bool, check_choice, check_number
 
 __all__ = [
     "KERNEL_NAMES",
@@ -68,10 +71,7 @@ def kernel(name: str) -> np.ndarray:
     right), positively where the left side is brighter; the ``*_horizontal`` kernels
     are their transposes and respond positively where the top is brighter.
     """
-    if not isinstance(name, str) or name not in _KERNELS:
-        raise ValueError(
-            f"kernel name {name!r} is unknown; expected one of {', '.join(KERNEL_NAMES)}"
-        )
+    name = check_choice("name", name, KERNEL_NAMES)
     return np.array(_KERNELS[name], dtype=np.float64)
 
 
@@ -81,7 +81,8 @@ def kernel_name_of(weights: Any, *, atol: float = 1e-9) -> str | None:
     Where two names hold the same numbers (``vertical_edge`` and ``prewitt_vertical``)
     the first in ``KERNEL_NAMES`` is returned.
     """
-    arr = np.asarray(_to_numpy(weights), dtype=np.float64)
+    atol = check_number("atol", atol, minimum=0.0)
+    arr = _as_float64_tensor(weights, "weights").cpu().numpy()
     for name in KERNEL_NAMES:
         ref = kernel(name)
         if arr.shape == ref.shape and np.allclose(arr, ref, rtol=0.0, atol=atol):
@@ -99,12 +100,17 @@ def flip_kernel(weights: Any) -> Any:
     if isinstance(weights, torch.Tensor):
         if weights.ndim < 2:
             raise ValueError(
-                f"kernel has shape {tuple(weights.shape)}; expected at least 2 axes (KH, KW)"
+                f"weights has shape {tuple(weights.shape)}; expected at least 2 axes (KH, KW)"
             )
         return torch.flip(weights, dims=(-2, -1))
+    if not isinstance(weights, np.ndarray | list | tuple):
+        raise TypeError(
+            f"weights must be a numpy array or a torch tensor (KH, KW), "
+            f"not {type(weights).__name__}"
+        )
     arr = np.asarray(weights)
     if arr.ndim < 2:
-        raise ValueError(f"kernel has shape {arr.shape}; expected at least 2 axes (KH, KW)")
+        raise ValueError(f"weights has shape {arr.shape}; expected at least 2 axes (KH, KW)")
     return arr[..., ::-1, ::-1].copy()
 
 
@@ -128,22 +134,22 @@ def filter_image(
     Returns the filtered image as a float64 numpy array for numpy input, and as a
     tensor on the image's device for tensor input (float64; float32 on Apple MPS).
     """
-    if not isinstance(flip, bool):
-        raise TypeError(f"flip={flip!r} must be True or False")
-    if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is unknown; expected one of {MODES}")
+    flip = check_bool("flip", flip)
+    mode = check_choice("mode", mode, MODES)
     as_torch = isinstance(image, torch.Tensor)
     x = _as_float64_tensor(image, "image")
-    w = _as_float64_tensor(weights, "kernel").to(x.device)
+    w = _as_float64_tensor(weights, "weights").to(x.device)
     if x.ndim != 2:
         hint = " (a colour photo? use load_photo(..., grey=True))" if x.ndim == 3 else ""
         raise ValueError(
             f"image has shape {tuple(x.shape)}; expected a 2-D grey image (H, W){hint}"
         )
     if w.ndim != 2:
-        raise ValueError(f"kernel has shape {tuple(w.shape)}; expected a 2-D kernel (KH, KW)")
+        raise ValueError(f"weights has shape {tuple(w.shape)}; expected a 2-D kernel (KH, KW)")
+    if 0 in w.shape:
+        raise ValueError(f"weights has shape {tuple(w.shape)}; expected a non-empty kernel")
     if not torch.isfinite(w).all():
-        raise ValueError("kernel holds nan or inf; every entry must be a finite number")
+        raise ValueError("weights holds nan or inf; every entry must be a finite number")
     if not torch.isfinite(x).all():
         raise ValueError("image holds nan or inf; every pixel must be a finite number")
     kh, kw = w.shape
@@ -151,22 +157,21 @@ def filter_image(
         padding = 0
     else:
         if kh != kw:
-            raise ValueError(f"mode={mode!r} needs a square kernel; got {kh}x{kw}")
+            raise ValueError(f"mode={mode!r} needs square weights; got {kh}x{kw}")
         if mode == "same" and kh % 2 == 0:
             raise ValueError(
-                f"mode='same' needs an odd kernel size so the padding (f-1)/2 is whole; got {kh}x{kw}"
+                f"mode='same' needs weights of odd size so the padding (f-1)/2 is whole; "
+                f"got {kh}x{kw}"
             )
         padding = (kh - 1) // 2 if mode == "same" else kh - 1
     h, wd = x.shape
     if kh > h + 2 * padding or kw > wd + 2 * padding:
         raise ValueError(
-            f"kernel {kh}x{kw} is larger than the padded image {h + 2 * padding}x{wd + 2 * padding} "
-            f"(mode={mode!r}, padding={padding})"
+            f"weights {kh}x{kw} are larger than the padded image "
+            f"{h + 2 * padding}x{wd + 2 * padding} (mode={mode!r}, padding={padding})"
         )
     if flip:
         w = flip_kernel(w)
-    from course_lib.ops import conv2d
-
     out = conv2d(x[None, None], w[None, None], padding=padding)  # (1, 1, H', W')
     out = torch.as_tensor(out)[0, 0]  # (H', W')
     return out if as_torch else out.cpu().numpy()
@@ -179,9 +184,7 @@ def gradient_magnitude(image: Any, *, family: str = "sobel", mode: str = "valid"
     ``<family>_horizontal`` kernels (family: ``"sobel"``, ``"scharr"``, ``"prewitt"``).
     Shape and type as :func:`filter_image`.
     """
-    families = ("sobel", "scharr", "prewitt")
-    if family not in families:
-        raise ValueError(f"family={family!r} is unknown; expected one of {families}")
+    family = check_choice("family", family, ("sobel", "scharr", "prewitt"))
     gx = filter_image(image, kernel(f"{family}_vertical"), mode=mode)
     gy = filter_image(image, kernel(f"{family}_horizontal"), mode=mode)
     if isinstance(gx, torch.Tensor):
@@ -189,19 +192,22 @@ def gradient_magnitude(image: Any, *, family: str = "sobel", mode: str = "valid"
     return np.sqrt(gx**2 + gy**2)
 
 
-def _to_numpy(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
-
-
 def _as_float64_tensor(value: Any, name: str) -> torch.Tensor:
+    """A numpy array, torch tensor or nested list of real numbers as a float64 tensor."""
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} has dtype {value.dtype}; expected real numbers")
         # Apple's MPS has no float64: stay in float32 there.
         dtype = torch.float32 if value.device.type == "mps" else torch.float64
         return value.detach().to(dtype)
+    if not isinstance(value, np.ndarray | list | tuple):
+        raise TypeError(
+            f"{name} must be a numpy array or a torch tensor, not {type(value).__name__}"
+        )
+    if isinstance(value, np.ndarray) and not (
+        np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} has dtype {value.dtype}; expected real numbers")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:

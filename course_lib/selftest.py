@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -228,13 +229,22 @@ def _check_matplotlib() -> str:
     return f"matplotlib {matplotlib.__version__} draws figures ({len(png)} byte PNG)"
 
 
-def environment_report(*, device: str | None = None) -> EnvironmentReport:
+def environment_report(*, device: Any = None) -> EnvironmentReport:
     """Run every check and return the report (never raises for a failed check).
 
-    device: the device to test (default: :func:`course_lib.train.get_device`, which
-    honours ``COURSE_DEVICE``).
+    device: the device to test, ``None`` (default: :func:`course_lib.device.get_device`,
+    which honours ``COURSE_DEVICE``), a name such as ``"cuda"`` or a ``torch.device``.
+    A device that is not available is a failed check; a ``device`` of another type
+    (a number, say) is a ``TypeError``, since no check could fix it.
     """
-    from course_lib.train import get_device
+    if not (device is None or isinstance(device, str) or type(device).__name__ == "device"):
+        raise TypeError(
+            f"device={device!r} must be None, a string such as 'cpu' or 'cuda', or a "
+            f"torch.device, not {type(device).__name__}"
+        )
+    # Imported here, not at the top: the report must still run (and say so) when torch,
+    # which course_lib.device needs, is missing or broken.
+    from course_lib.device import resolve_device
 
     checks = [_run("Python version", _check_python)]
     for dist, spec in required_packages():
@@ -242,7 +252,7 @@ def environment_report(*, device: str | None = None) -> EnvironmentReport:
     chosen: list[str] = []
 
     def pick_device() -> str:
-        chosen.append(str(get_device(device)))
+        chosen.append(str(resolve_device(device)))
         return _check_device(chosen[0])
 
     checks.append(_run("device in use", pick_device))

@@ -7,8 +7,8 @@ produces (``tests/test_shapes.py``):
 * transposed convolution: ``(n - 1) * s - 2p + f + output_padding``;
 * "same" padding for an odd kernel: ``p = (f - 1) / 2``.
 
-``count_params``, ``conv_mults`` and ``summary`` count what a network costs: its
-trainable parameters and the multiplications of its conv and linear layers
+``count_parameters``, ``conv_mults`` and ``summary`` count what a network costs: its
+parameters and the multiplications of its conv and linear layers
 (lessons 03, 05 and 10; the 120,422,400 multiplications of the naive inception branch
 come from ``conv_mults``).
 """
@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+
+from course_lib.validate import check_bool, check_int, check_pair, check_shape
 
 __all__ = [
     "LayerRow",
@@ -29,33 +32,12 @@ __all__ = [
     "conv_mults",
     "conv_output_size",
     "conv_transpose_output_size",
-    "count_params",
+    "count_parameters",
     "pool_output_size",
     "receptive_field",
     "same_padding",
     "summary",
 ]
-
-
-def _int(name: str, value, *, minimum: int | None = None, what: str = "") -> int:
-    """``value`` as an int, or a TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        # numpy and torch integer scalars are welcome too
-        try:
-            import numpy as np
-
-            if isinstance(value, np.integer):
-                value = int(value)
-            else:
-                raise TypeError
-        except TypeError:
-            raise TypeError(
-                f"{name}={value!r} must be an int, not {type(value).__name__}"
-            ) from None
-    if minimum is not None and value < minimum:
-        expectation = what or f"an int >= {minimum}"
-        raise ValueError(f"{name}={value} must be {expectation}")
-    return value
 
 
 def conv_output_size(n: int, f: int, p: int = 0, s: int = 1) -> int:
@@ -70,10 +52,10 @@ def conv_output_size(n: int, f: int, p: int = 0, s: int = 1) -> int:
     >>> conv_output_size(7, 3, s=2)     # the 7x7 input with stride 2 (lesson 02)
     3
     """
-    n = _int("n (input size)", n, minimum=1, what="a positive input size")
-    f = _int("f (kernel size)", f, minimum=1, what="a positive kernel size")
-    p = _int("p (padding)", p, minimum=0, what="a non-negative padding")
-    s = _int("s (stride)", s, minimum=1, what="a positive stride")
+    n = check_int("n (input size)", n, minimum=1)
+    f = check_int("f (kernel size)", f, minimum=1)
+    p = check_int("p (padding)", p, minimum=0)
+    s = check_int("s (stride)", s, minimum=1)
     if f > n + 2 * p:
         raise ValueError(
             f"kernel size f={f} is larger than the padded input n + 2p = {n + 2 * p} "
@@ -92,9 +74,9 @@ def pool_output_size(n: int, f: int, p: int = 0, s: int | None = None) -> int:
     >>> pool_output_size(4, 2)          # 4x4x10 -> 2x2x10 (lesson 03)
     2
     """
-    f = _int("f (window size)", f, minimum=1, what="a positive window size")
+    f = check_int("f (window size)", f, minimum=1)
     s = f if s is None else s
-    p = _int("p (padding)", p, minimum=0, what="a non-negative padding")
+    p = check_int("p (padding)", p, minimum=0)
     if 2 * p > f:
         raise ValueError(
             f"p (padding)={p} must be at most half the window size f={f} (p <= {f // 2}); "
@@ -114,11 +96,11 @@ def conv_transpose_output_size(
     >>> conv_transpose_output_size(16, 4, p=1, s=2)   # 2x upsampling (lesson 11)
     32
     """
-    n = _int("n (input size)", n, minimum=1, what="a positive input size")
-    f = _int("f (kernel size)", f, minimum=1, what="a positive kernel size")
-    p = _int("p (padding)", p, minimum=0, what="a non-negative padding")
-    s = _int("s (stride)", s, minimum=1, what="a positive stride")
-    output_padding = _int("output_padding", output_padding, minimum=0)
+    n = check_int("n (input size)", n, minimum=1)
+    f = check_int("f (kernel size)", f, minimum=1)
+    p = check_int("p (padding)", p, minimum=0)
+    s = check_int("s (stride)", s, minimum=1)
+    output_padding = check_int("output_padding", output_padding, minimum=0)
     if output_padding >= s:
         raise ValueError(f"output_padding={output_padding} must be smaller than the stride s={s}")
     size = (n - 1) * s - 2 * p + f + output_padding
@@ -136,7 +118,7 @@ def same_padding(f: int) -> int:
     >>> same_padding(5)
     2
     """
-    f = _int("f (kernel size)", f, minimum=1, what="a positive kernel size")
+    f = check_int("f (kernel size)", f, minimum=1)
     if f % 2 == 0:
         raise ValueError(
             f"f (kernel size)={f} is even; 'same' padding (f - 1) / 2 = {(f - 1) / 2} "
@@ -145,7 +127,7 @@ def same_padding(f: int) -> int:
     return (f - 1) // 2
 
 
-def receptive_field(layers: Iterable[tuple[int, int]]) -> int:
+def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
     """Receptive field, in input pixels, of one unit after a stack of layers.
 
     ``layers`` is a list of ``(kernel, stride)`` pairs, first layer first. Each layer
@@ -158,7 +140,9 @@ def receptive_field(layers: Iterable[tuple[int, int]]) -> int:
     >>> receptive_field(alexnet)              # pool5 in R-CNN (lesson 14)
     195
     """
-    if isinstance(layers, str | bytes) or not isinstance(layers, Iterable):
+    if not isinstance(layers, list | tuple | np.ndarray | torch.Tensor) or (
+        isinstance(layers, np.ndarray | torch.Tensor) and layers.ndim != 2
+    ):
         raise TypeError(
             f"layers={layers!r} must be a list of (kernel, stride) pairs, e.g. [(3, 1), (2, 2)]"
         )
@@ -168,31 +152,26 @@ def receptive_field(layers: Iterable[tuple[int, int]]) -> int:
             k, s = layer
         except (TypeError, ValueError):
             raise TypeError(f"layers[{i}]={layer!r} must be a (kernel, stride) pair") from None
-        k = _int(f"layers[{i}] kernel", k, minimum=1, what="a positive kernel size")
-        s = _int(f"layers[{i}] stride", s, minimum=1, what="a positive stride")
+        k = check_int(f"layers[{i}] kernel", k, minimum=1)
+        s = check_int(f"layers[{i}] stride", s, minimum=1)
         field_size += (k - 1) * jump
         jump *= s
     return field_size
 
 
-def count_params(module: nn.Module) -> int:
-    """Number of trainable parameters (weights and biases) of a torch module.
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of scalar parameters (weights and biases) of a torch module.
 
-    >>> count_params(nn.Conv2d(3, 10, 3))     # 10 filters of 3x3x3 plus 10 biases
+    All of them by default; ``trainable_only=True`` leaves out frozen ones
+    (``requires_grad=False``). Shared parameters count once.
+
+    >>> count_parameters(nn.Conv2d(3, 10, 3))     # 10 filters of 3x3x3 plus 10 biases
     280
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def _pair(name: str, value) -> tuple[int, int]:
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name}={value!r} must be an int or an (h, w) pair")
-        return (_int(name, value[0]), _int(name, value[1]))
-    v = _int(name, value)
-    return (v, v)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    trainable_only = check_bool("trainable_only", trainable_only)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def conv_mults(
@@ -218,15 +197,12 @@ def conv_mults(
     >>> conv_mults((192, 28, 28), 16, 1) + conv_mults((16, 28, 28), 32, 5, p="same")
     12443648
     """
-    if len(in_shape) != 3:
-        raise ValueError(
-            f"in_shape={tuple(in_shape)!r} must be (C, H, W), the shape of one input "
-            "without the batch dimension"
-        )
-    c, h, w = (_int("in_shape", v, minimum=1, what="positive sizes") for v in in_shape)
-    out_channels = _int("out_channels", out_channels, minimum=1)
-    fh, fw = _pair("f (kernel size)", f)
-    sh, sw = _pair("s (stride)", s)
+    c, h, w = check_shape(
+        "in_shape", in_shape, length=3, layout="(C, H, W), one input without the batch axis"
+    )
+    out_channels = check_int("out_channels", out_channels, minimum=1)
+    fh, fw = check_pair("f (kernel size)", f, minimum=1)
+    sh, sw = check_pair("s (stride)", s, minimum=1)
     if isinstance(p, str):
         if p != "same":
             raise ValueError(f"p (padding)={p!r} must be an int, an (h, w) pair or 'same'")
@@ -234,7 +210,7 @@ def conv_mults(
             raise ValueError(f"p='same' needs stride 1, got s={s!r}")
         ph, pw = same_padding(fh), same_padding(fw)
     else:
-        ph, pw = _pair("p (padding)", p)
+        ph, pw = check_pair("p (padding)", p)
     oh = conv_output_size(h, fh, ph, sh)
     ow = conv_output_size(w, fw, pw, sw)
     return oh * ow * out_channels * fh * fw * c
@@ -363,12 +339,9 @@ def summary(module: nn.Module, input_shape: Sequence[int]) -> Summary:
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, not {type(module).__name__}")
-    if isinstance(input_shape, str | bytes) or not isinstance(input_shape, Iterable):
-        raise TypeError(
-            f"input_shape={input_shape!r} must be a sequence of sizes of one example, "
-            "e.g. (1, 32, 32)"
-        )
-    shape = tuple(_int("input_shape", d, minimum=1, what="positive sizes") for d in input_shape)
+    shape = check_shape(
+        "input_shape", input_shape, layout="the sizes of one example, e.g. (1, 32, 32)"
+    )
     first = next(module.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
@@ -431,6 +404,6 @@ def summary(module: nn.Module, input_shape: Sequence[int]) -> Summary:
     return Summary(
         input_shape=shape,
         rows=tuple(rows),
-        total_params=count_params(module),
+        total_params=count_parameters(module, trainable_only=True),
         total_mults=sum(r.mults for r in rows),
     )

@@ -57,3 +57,29 @@ def test_count_values():
     assert one_channel.status == "failed" and "three" in one_channel.message
     added = check_count_values(3000)
     assert added.status == "failed" and "multiplying" in added.message
+
+
+def test_invert_as_a_list_is_refused_with_a_hint():
+    result = check_invert(lambda image: (1.0 - image).tolist())
+    assert result.status == "failed" and "np.array(your_list)" in result.message
+
+
+def test_invert_into_an_integer_array_gets_the_dtype_hint():
+    def into_ints(image):
+        out = np.zeros(image.shape, dtype=int)
+        out[:] = 1 - image
+        return out
+
+    result = check_invert(into_ints)
+    assert result.status == "failed" and "holds integers" in result.message
+
+
+def test_invert_in_float32_passes():
+    assert check_invert(lambda image: 1 - torch.as_tensor(image, dtype=torch.float32)).passed
+    assert check_invert(lambda image: (1 - image).astype(np.float32)).passed
+
+
+def test_count_values_accepts_any_kind_of_whole_number():
+    for value in (np.int64(3_000_000), torch.tensor(3_000_000), 3e6, 1000.0 * 1000 * 3):
+        assert check_count_values(value).passed, value
+    assert not check_count_values(3_000_000.5).passed

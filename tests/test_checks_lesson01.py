@@ -77,12 +77,18 @@ def test_cross_correlation_swapped_loops_fail_on_non_square():
     assert result.status == "failed"
 
 
-def test_sobel_reference_passes_in_three_forms():
+def test_sobel_reference_passes_as_any_array():
     ref = [[1, 2, 1], [0, 0, 0], [-1, -2, -1]]
-    assert check_sobel_horizontal(ref).passed
-    assert check_sobel_horizontal(np.array(ref)).passed
+    assert check_sobel_horizontal(np.array(ref)).passed  # whole numbers: an int array is right
+    assert check_sobel_horizontal(np.array(ref, dtype=np.float32)).passed
     assert check_sobel_horizontal(torch.tensor(ref, dtype=torch.float32)).passed
+    assert check_sobel_horizontal(torch.tensor(ref)).passed
     assert check_sobel_horizontal(...).status == "not attempted"
+
+
+def test_sobel_as_a_nested_list_is_refused_with_a_hint():
+    result = check_sobel_horizontal([[1, 2, 1], [0, 0, 0], [-1, -2, -1]])
+    assert result.status == "failed" and "np.array(your_list)" in result.message
 
 
 @pytest.mark.parametrize(
@@ -93,15 +99,17 @@ def test_sobel_reference_passes_in_three_forms():
         ([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], "Prewitt"),
         ([[3, 10, 3], [0, 0, 0], [-3, -10, -3]], "Scharr"),
         ([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], "sign flipped: transpose"),
+        ([[0.25, 0.5, 0.25], [0, 0, 0], [-0.25, -0.5, -0.25]], "divided by 4"),
+        ([[1 / 8, 2 / 8, 1 / 8], [0, 0, 0], [-1 / 8, -2 / 8, -1 / 8]], "divided the kernel by 8"),
     ],
 )
 def test_sobel_mistakes_get_feedback(wrong, words):
-    result = check_sobel_horizontal(wrong)
+    result = check_sobel_horizontal(np.array(wrong))
     assert result.status == "failed" and words in result.message, result.message
 
 
 def test_sobel_wrong_shape_is_reported():
-    result = check_sobel_horizontal([[1, 2, 1], [-1, -2, -1]])
+    result = check_sobel_horizontal(np.array([[1, 2, 1], [-1, -2, -1]]))
     assert result.status == "failed" and "shape" in result.message
 
 
@@ -124,3 +132,53 @@ def test_flip_references_pass():
 def test_flip_mistakes_get_feedback(wrong, words):
     result = check_flip(wrong)
     assert result.status == "failed" and words in result.message, result.message
+
+
+def _windows(image, kernel, combine):
+    kh, kw = kernel.shape
+    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = combine(image[i : i + kh, j : j + kw], kernel)
+    return out
+
+
+def test_cross_correlation_with_matmul_is_not_called_a_transposed_kernel():
+    result = check_cross_correlation(lambda im, k: _windows(im, k, lambda w, k: np.sum(w @ k)))
+    assert result.status == "failed"
+    assert "with @" in result.message and "transposed" not in result.message, result.message
+
+
+def test_cross_correlation_into_an_integer_array_fails_on_the_photo():
+    def into_ints(image, kernel):
+        kh, kw = kernel.shape
+        out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1), dtype=int)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
+        return out
+
+    result = check_cross_correlation(into_ints)
+    assert result.status == "failed" and "photo" in result.case
+    assert "holds integers (dtype int64)" in result.message
+    assert result.figure() is not None  # the photo crop's answer is drawn
+    assert "data:image/png;base64," in result._repr_html_()
+
+
+def test_cross_correlation_in_float32_passes():
+    def torch_float32(image, kernel):
+        x = torch.as_tensor(image, dtype=torch.float32)[None, None]  # (1, 1, H, W)
+        w = torch.as_tensor(kernel, dtype=torch.float32)[None, None]  # (1, 1, KH, KW)
+        return torch.nn.functional.conv2d(x, w)[0, 0]
+
+    assert check_cross_correlation(torch_float32).passed
+
+
+def test_flip_into_an_integer_array_fails_with_the_dtype_hint():
+    def into_ints(kernel):
+        out = np.zeros(kernel.shape, dtype=int)
+        out[:] = kernel[::-1, ::-1]
+        return out
+
+    result = check_flip(into_ints)
+    assert result.status == "failed" and "holds integers" in result.message

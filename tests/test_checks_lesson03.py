@@ -51,8 +51,15 @@ def test_conv_params_accepts_torch_count():
         (lambda shape, f, k: (f * f * shape[2] + 1) * k * shape[0] * shape[1], "does not depend"),
         (lambda shape, f, k: 2 * f * f * shape[2] * k, "one bias per filter"),
         (lambda shape, f, k: f * f * shape[2] * k + 1, "not one per layer"),
+        (lambda shape, f, k: (f * f + 1) * shape[2] * k, "not one per input channel"),
+        (lambda shape, f, k: (f * f * shape[0] + 1) * k, "input_shape[0]"),
+        (lambda shape, f, k: (shape[0] * shape[1] * shape[2] + 1) * k, "fully connected"),
+        (lambda shape, f, k: shape[0] * shape[1] * shape[2] * k, "fully connected"),
     ],
-    ids=["no-bias", "no-channels", "per-position", "times-HW", "bias-per-weight", "bias-per-layer"],
+    ids=[
+        "no-bias", "no-channels", "per-position", "times-HW", "bias-per-weight", "bias-per-layer",
+        "bias-per-channel", "channels-first", "HWC-weights", "HWC-weights-no-bias",
+    ],
 )
 def test_conv_params_mistakes_get_their_hint(wrong, hint):
     result = check_conv_layer_params(wrong)
@@ -87,6 +94,12 @@ def _pool(x, f, s, reduce, ceil=False):
     )
 
 
+def _pool_range(x, f, s):
+    """The loops a learner writes with range(0, n - f, s): the last window is missed."""
+    rows, cols = range(0, x.shape[0] - f, s), range(0, x.shape[1] - f, s)
+    return np.array([[x[i : i + f, j : j + f].max() for j in cols] for i in rows])
+
+
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
@@ -95,8 +108,9 @@ def _pool(x, f, s, reduce, ceil=False):
         (lambda x, f, s: _pool(x, f, f, np.max), "not by f"),
         (lambda x, f, s: _pool(x, f, s, np.max, ceil=True), "floor"),
         (lambda x, f, s: _pool(x, f, s, np.sum), "sum of each window"),
+        (lambda x, f, s: _pool_range(x, f, s), "range(0, n - f, s)"),
     ],
-    ids=["average", "stride-1", "stride-f", "ceil", "sum"],
+    ids=["average", "stride-1", "stride-f", "ceil", "sum", "range-misses-last"],
 )
 def test_max_pool_mistakes_get_their_hint(wrong, hint):
     result = check_max_pool(wrong)
@@ -145,6 +159,36 @@ def test_conv_1x1_mistakes_get_their_hint(wrong, hint):
     assert hint in result.message, result.message
 
 
-def test_conv_1x1_crash_is_reported_with_the_case():
-    result = check_conv_1x1(lambda v, w, b: v @ w + b)  # (H,W,C) @ (K,C): wrong orientation
-    assert not result.passed and "raised" in result.message
+def test_conv_1x1_matmul_the_wrong_way_is_the_learners_error_with_a_hint():
+    def conv_1x1(volume, weights, bias):
+        return volume @ weights + bias  # (H, W, C) @ (K, C): wrong orientation
+
+    result = check_conv_1x1(conv_1x1)
+    line = conv_1x1.__code__.co_firstlineno + 1
+    assert not result.passed
+    assert f"your function raised ValueError at line {line}" in result.message
+    assert "volume @ weights.T" in result.message
+
+
+def test_max_pool_into_an_integer_array_fails_on_the_photo():
+    def into_ints(x, f, s):
+        out = np.zeros(((x.shape[0] - f) // s + 1, (x.shape[1] - f) // s + 1), dtype=int)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = x[i * s : i * s + f, j * s : j * s + f].max()
+        return out
+
+    result = check_max_pool(into_ints)
+    assert not result.passed and "photo" in result.case and "holds integers" in result.message
+
+
+def test_float32_answers_pass():
+    def pool32(x, f, s):
+        return F.max_pool2d(torch.as_tensor(x, dtype=torch.float32)[None, None], f, stride=s)[0, 0]
+
+    def conv32(volume, weights, bias):
+        v, w = torch.as_tensor(volume, dtype=torch.float32), torch.as_tensor(weights).float()
+        return v @ w.T + torch.as_tensor(bias).float()  # (H, W, C) @ (C, K) -> (H, W, K)
+
+    assert check_max_pool(pool32).passed
+    assert check_conv_1x1(conv32).passed

@@ -55,6 +55,25 @@ def test_sigmoid_derivative_mistakes_get_their_feedback(wrong, words):
     assert words in result.message, result.message
 
 
+def test_sigmoid_derivative_in_torch_float32_passes():
+    """The issue's case: a torch float32 answer used to be refused."""
+
+    def in_float32(x):
+        z = torch.sigmoid(torch.as_tensor(x, dtype=torch.float32))
+        return z * (1 - z)
+
+    assert check_sigmoid_derivative(in_float32).passed
+
+
+def test_sigmoid_derivative_float32_handed_back_as_float64_gets_the_cancellation_hint():
+    def upcast(x):
+        z = torch.sigmoid(torch.as_tensor(x, dtype=torch.float32))
+        return (z * (1 - z)).double().numpy()
+
+    result = check_sigmoid_derivative(upcast)
+    assert result.status == "failed" and "1 - z subtracts two nearly equal" in result.message
+
+
 def test_sigmoid_derivative_unknown_error_fails_without_a_hint():
     result = check_sigmoid_derivative(lambda x: _sig(x) * (1 - _sig(x)) + 1e-3)
     assert result.status == "failed" and "hint" not in result.message
@@ -73,9 +92,21 @@ def test_sigmoid_max_accepts_exact_and_grid_answers():
     assert check_sigmoid_derivative_max(float(np.max(_sig(grid) * (1 - _sig(grid))))).passed
 
 
+def test_sigmoid_max_accepts_numpy_and_torch_numbers():
+    for value in (np.float64(0.25), np.float32(0.25), torch.tensor(0.25), np.array(0.25)):
+        assert check_sigmoid_derivative_max(value).passed, value
+
+
+def test_sigmoid_max_from_a_grid_that_misses_zero_gets_a_hint():
+    grid = np.linspace(-10, 10, 200)  # steps from -0.05 to 0.05
+    value = float(np.max(_sig(grid) * (1 - _sig(grid))))
+    result = check_sigmoid_derivative_max(value)
+    assert result.status == "failed" and "never evaluates x = 0" in result.message
+
+
 @pytest.mark.parametrize(
     ("wrong", "words"),
-    [(0.235, "0.5 * (1 - 0.5) = 0.25"), (0.5, "function's value"), (1.0, "tanh")],
+    [(0.235, "sigma'(x) at x = 0.5"), (0.5, "function's value"), (1.0, "tanh")],
 )
 def test_sigmoid_max_mistakes_get_their_feedback(wrong, words):
     result = check_sigmoid_derivative_max(wrong)

@@ -268,6 +268,25 @@ def test_make_lab_refuses_requests_without_its_token(make_lab):
 
 
 @pytest.mark.timeout(180)
+def test_make_lab_does_not_ask_about_jupyter_news(make_lab):
+    """JupyterLab asks "Would you like to get notified about official Jupyter news?" while
+    the setting fetchNews is "none" (its default); tools/lab.py's app-level overrides make
+    the default "false", so the lesson is the first thing a learner sees."""
+    port, token, _ = make_lab
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        plugin = "@jupyterlab/apputils-extension:notification"
+        conn.request("GET", f"/lab/api/settings/{plugin}", headers={"Authorization": f"token {token}"})
+        response = conn.getresponse()
+        body = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 200, f"the settings API answered {response.status}"
+    default = body["schema"]["properties"]["fetchNews"]["default"]
+    assert default == "false", f"fetchNews defaults to {default!r}: JupyterLab will ask about news"
+
+
+@pytest.mark.timeout(180)
 def test_make_lab_listens_on_loopback_only(make_lab):
     port, _, pid = make_lab
     listening = [

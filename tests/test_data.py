@@ -14,6 +14,7 @@ from course_lib.data import (
     Augment,
     colour_cast,
     load_digits,
+    load_digits_anywhere,
     load_idx,
     load_mnist,
     load_photo,
@@ -230,11 +231,202 @@ def test_augment_pipeline_is_reproducible_with_a_generator():
 def test_augmentations_reject_non_batches():
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         random_flip(torch.rand(3, 4, 4))
+    with pytest.raises(TypeError, match=r"x must be a torch tensor .* torch.from_numpy"):
+        random_crop(np.zeros((1, 1, 4, 4)))
+    with pytest.raises(TypeError, match="x must be a torch tensor"):
+        Augment(flip=0.5)([[0.0]])
 
 
-def test_augmentation_parameters_of_the_wrong_type_are_type_errors():
-    x = torch.rand(2, 1, 8, 8)
-    with pytest.raises(TypeError, match="padding=True must be a non-negative int"):
-        random_crop(x, padding=True)
-    with pytest.raises(TypeError, match="strength='a' must be a number"):
-        colour_cast(x, strength="a")
+_X = torch.rand(2, 3, 8, 8)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (lambda: random_crop(_X, padding=True), TypeError,
+         "padding=True must be a non-negative int"),
+        (lambda: random_crop(_X, padding=2.0), TypeError, "padding=2.0 must be a non-negative int"),
+        (lambda: random_crop(_X, padding=-1), ValueError, "padding=-1 must be a non-negative int"),
+        (lambda: colour_cast(_X, strength="a"), TypeError, "strength='a' must be a number"),
+        (lambda: colour_cast(_X, strength=float("nan")), ValueError, "strength=nan"),
+        (lambda: colour_cast(_X, strength=-0.1), ValueError, "strength=-0.1 .*>= 0"),
+        (lambda: colour_cast(_X, strength=float("inf")), ValueError, "strength=inf"),
+        (lambda: random_flip(_X, p=1.5), ValueError, r"p=1.5 must be a probability in \[0, 1\]"),
+        (lambda: random_flip(_X, p="a"), TypeError, "p='a'"),
+        (lambda: random_affine(_X, degrees=-1), ValueError, "degrees=-1.0"),
+        (lambda: random_affine(_X, degrees=None), TypeError, "degrees=None"),
+        (lambda: random_affine(_X, shift=-0.1), ValueError, r"shift=-0.1 .*\[0, 1\)"),
+        (lambda: random_affine(_X, shift=1.0), ValueError, r"shift=1.0 .*\[0, 1\)"),
+        (lambda: random_rotation(_X, degrees=float("nan")), ValueError, "degrees=nan"),
+        (lambda: random_translation(_X, shift=-0.2), ValueError, "shift=-0.2"),
+        (lambda: random_flip(_X, generator="7"), TypeError,
+         "generator='7' must be None, an int seed, a torch.Generator or a numpy.random.Generator"),
+        (lambda: random_crop(_X, generator=True), TypeError, "generator=True .* not a bool"),
+        (lambda: random_affine(_X, generator=-1), ValueError, "generator=-1"),
+        (lambda: colour_cast(_X.mul(255).to(torch.uint8)), TypeError,
+         "x has dtype torch.uint8; expected floating images"),
+        (lambda: random_affine(torch.zeros(1, 1, 4, 4, dtype=torch.int64)), TypeError,
+         "x has dtype torch.int64"),
+        (lambda: to_grey(torch.rand(2, 1, 4, 4)), ValueError,
+         r"x has 1 channel\(s\) \(shape \(2, 1, 4, 4\)\); to_grey expects RGB"),
+        (lambda: Augment(flip=2.0), ValueError, "flip=2.0"),
+        (lambda: Augment(crop=-1), ValueError, "crop=-1"),
+        (lambda: Augment(crop=1.5), TypeError, "crop=1.5"),
+        (lambda: Augment(degrees="a"), TypeError, "degrees='a'"),
+        (lambda: Augment(shift=1.0), ValueError, "shift=1.0"),
+        (lambda: Augment(colour=float("nan")), ValueError, "colour=nan"),
+        (lambda: Augment(flip=0.5)(_X, generator="seed"), TypeError, "generator='seed'"),
+    ],
+)  # fmt: skip
+def test_augmentation_bad_arguments_are_named(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_augmentations_take_numpy_and_torch_scalars():
+    x = torch.rand(3, 3, 8, 8)
+    g = torch.Generator
+    torch.testing.assert_close(
+        random_flip(x, p=np.float32(0.5), generator=g().manual_seed(1)),
+        random_flip(x, p=0.5, generator=g().manual_seed(1)), rtol=0, atol=0,
+    )
+    torch.testing.assert_close(
+        random_crop(x, padding=np.int64(2), generator=g().manual_seed(1)),
+        random_crop(x, padding=2, generator=g().manual_seed(1)), rtol=0, atol=0,
+    )
+    scalars = random_affine(
+        x, degrees=torch.tensor(20.0), shift=np.float64(0.1), generator=g().manual_seed(1)
+    )
+    floats = random_affine(x, degrees=20.0, shift=0.1, generator=g().manual_seed(1))
+    torch.testing.assert_close(scalars, floats, rtol=0, atol=0)
+    assert Augment(flip=np.float32(0.5), crop=np.int64(1))(x, 0).shape == x.shape
+
+
+_AUGMENTATIONS = {
+    "flip": lambda x, g: random_flip(x, p=0.5, generator=g),
+    "crop": lambda x, g: random_crop(x, padding=2, generator=g),
+    "colour": lambda x, g: colour_cast(x, strength=0.2, generator=g),
+    "affine": lambda x, g: random_affine(x, degrees=20, shift=0.1, generator=g),
+    "rotation": lambda x, g: random_rotation(x, degrees=30, generator=g),
+    "translation": lambda x, g: random_translation(x, shift=0.2, generator=g),
+    "pipeline": lambda x, g: Augment(flip=0.5, crop=2, degrees=10, shift=0.1, colour=0.1)(x, g),
+}
+
+
+@pytest.mark.parametrize("name", list(_AUGMENTATIONS))
+def test_every_generator_kind_is_accepted_and_repeats(name):
+    """None, an int seed, a torch.Generator and a numpy Generator; a seed repeats its output."""
+    aug = _AUGMENTATIONS[name]
+    x = torch.rand(6, 3, 10, 10, generator=torch.Generator().manual_seed(0))
+    assert aug(x, None).shape == x.shape
+    torch.testing.assert_close(aug(x, 5), aug(x, 5), rtol=0, atol=0)
+    # an int seed is a CPU torch.Generator seeded with it
+    torch.testing.assert_close(aug(x, 5), aug(x, torch.Generator().manual_seed(5)), rtol=0, atol=0)
+    by_numpy = aug(x, np.random.default_rng(3))
+    torch.testing.assert_close(by_numpy, aug(x, np.random.default_rng(3)), rtol=0, atol=0)
+    assert not torch.equal(by_numpy, aug(x, np.random.default_rng(4)))
+    assert not torch.equal(aug(x, 5), aug(x, 6))
+
+
+@pytest.mark.parametrize("name", list(_AUGMENTATIONS))
+def test_a_cpu_generator_serves_a_batch_on_another_device(name):
+    """The CPU generator set_seed returns, with a tensor elsewhere (meta: shapes only)."""
+    x = torch.rand(4, 3, 8, 8, device="meta")
+    for g in (torch.Generator().manual_seed(0), 0, np.random.default_rng(0)):
+        out = _AUGMENTATIONS[name](x, g)
+        assert out.device.type == "meta" and out.shape == x.shape
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(_AUGMENTATIONS))
+def test_a_cpu_generator_gives_the_cpu_result_on_cuda(name):
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    on_cpu = _AUGMENTATIONS[name](x, torch.Generator().manual_seed(2))
+    on_cuda = _AUGMENTATIONS[name](x.cuda(), torch.Generator().manual_seed(2))
+    assert on_cuda.device.type == "cuda"
+    torch.testing.assert_close(on_cuda.cpu(), on_cpu, rtol=1e-5, atol=1e-5)
+
+
+def test_an_int_seed_gives_independent_draws_within_one_call():
+    """A seed is turned into one generator per call, not re-seeded for each draw."""
+    x = torch.rand(40, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    out = random_crop(x, padding=2, generator=3)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    offsets = []
+    for o, p in zip(out, padded, strict=True):
+        windows = {(i, j): p[:, i : i + 6, j : j + 6] for i in range(5) for j in range(5)}
+        hits = [ij for ij, window in windows.items() if torch.equal(o, window)]
+        offsets.append(hits[0])
+    assert any(i != j for i, j in offsets)  # row and column offsets are separate draws
+
+
+@pytest.mark.parametrize("name", list(_AUGMENTATIONS))
+@pytest.mark.parametrize("g", [None, 1])
+def test_augmentations_leave_their_input_alone(name, g):
+    x = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    before = x.clone()
+    out = _AUGMENTATIONS[name](x, g)
+    assert torch.equal(x, before)
+    assert out.data_ptr() != x.data_ptr()
+    out.add_(1.0)  # changing the result must not reach the input either
+    assert torch.equal(x, before)
+
+
+def test_no_op_settings_still_return_a_new_batch():
+    x = torch.rand(2, 3, 6, 6)
+    for out in (
+        random_flip(x, p=0.0),
+        random_crop(x, padding=0),
+        colour_cast(x, strength=0.0),
+        random_affine(x, degrees=0.0, shift=0.0),
+        to_grey(x),
+    ):
+        assert out.data_ptr() != x.data_ptr()
+    torch.testing.assert_close(random_flip(x, p=0.0), x, rtol=0, atol=0)
+    torch.testing.assert_close(random_crop(x, padding=0), x, rtol=0, atol=0)
+    assert Augment()(x) is x  # every step off: the batch as it is
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 8, 8), (2, 3, 0, 8)])
+@pytest.mark.parametrize("name", list(_AUGMENTATIONS))
+def test_empty_batches_come_back_empty(name, shape):
+    x = torch.rand(shape)
+    assert _AUGMENTATIONS[name](x, 0).shape == x.shape
+
+
+def test_loaders_take_numpy_numbers_and_name_wrong_types(tmp_path):
+    plain = load_digits(size=8, val_fraction=0.2, test_fraction=0.25, seed=1, device=CPU)
+    odd = load_digits(size=np.int64(8), val_fraction=torch.tensor(0.2, dtype=torch.float64),
+                      test_fraction=np.float32(0.25), seed=torch.tensor(1), device=CPU)  # fmt: skip
+    for a, b in zip(plain.train.tensors, odd.train.tensors, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="val_fraction=None must be a fraction"):
+        load_digits(val_fraction=None)
+    with pytest.raises(ValueError, match="val_fraction=0.004 leaves a part too small"):
+        load_digits(size=8, val_fraction=0.004)  # 6 validation digits for 10 classes
+    with pytest.raises(ValueError, match=r"seed=4294967296 must be an int seed in \[0, 2\*\*32 - 1\]"):
+        load_digits(size=8, seed=2**32)
+    with pytest.raises(TypeError, match="seed=None must be an int seed"):
+        load_digits_anywhere(seed=None)
+    with pytest.raises(TypeError, match="root=None must be a path"):
+        load_mnist(None)
+    with pytest.raises(TypeError, match=r"path=\[1, 2\] must be a path"):
+        load_idx([1, 2])
+    with pytest.raises(TypeError, match="cache_dir=3 must be a path"):
+        make_shapes_segmentation(2, 16, cache_dir=3)
+    with pytest.raises(TypeError, match="name=array"):
+        load_photo(np.array(["china"]))
+    (tmp_path / "junk").write_bytes(b"not idx")
+    with pytest.raises(ValueError, match="path=.*junk' is not an IDX file"):
+        load_idx(tmp_path / "junk")
+    images, masks = make_shapes_segmentation(np.int64(2), torch.tensor(16), np.int64(1),
+                                             cache=False, device=CPU)  # fmt: skip
+    ref_images, _ = make_shapes_segmentation(2, 16, 1, cache=False, device=CPU)
+    torch.testing.assert_close(images, ref_images, rtol=0, atol=0)
+
+
+def test_augment_stores_python_numbers():
+    odd = Augment(flip=np.float32(0.5), crop=np.int64(2), degrees=torch.tensor(5.0),
+                  shift=np.float64(0.1), colour=torch.tensor(0.1, dtype=torch.float64))  # fmt: skip
+    assert odd == Augment(flip=0.5, crop=2, degrees=5.0, shift=0.1, colour=0.1)
+    assert [type(v) for v in vars(odd).values()] == [float, int, float, float, float]

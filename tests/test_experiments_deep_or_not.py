@@ -13,16 +13,16 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib.data import DataSplits, load_digits
+from course_lib.data import DataSplits, load_digits, load_digits_anywhere, place_anywhere
+from course_lib.device import torch_threads
+from course_lib.experiments.base import ExperimentResult
 from course_lib.experiments.deep_or_not import (
     VARIANTS,
     build_variant,
     deep_or_not_experiment,
-    load_digits_anywhere,
-    place_anywhere,
-    torch_threads,
     train_lenet,
 )
+from course_lib.recipes import LENET_RECIPE, Recipe
 
 
 def _fc(n_in: int, n_out: int) -> int:
@@ -122,32 +122,36 @@ def _tiny_digits() -> DataSplits:
 
 def test_train_lenet_is_deterministic_under_a_seed():
     data = _tiny_digits()
-    runs = [train_lenet(data, epochs=2, device="cpu") for _ in range(2)]
+    runs = [train_lenet(data, LENET_RECIPE.replace(epochs=2), device="cpu") for _ in range(2)]
     assert runs[0].test_accuracy == pytest.approx(runs[1].test_accuracy, abs=0.0)
     assert torch.equal(runs[0].test_predictions, runs[1].test_predictions)
     torch.testing.assert_close(
         runs[0].history.step_loss, runs[1].history.step_loss, rtol=0.0, atol=0.0
     )
-    assert runs[0].summary().startswith("Experiment:")
-    assert runs[0].summary() == runs[1].summary(), "the outcome line must repeat exactly"
+    assert runs[0].sentence().startswith("Experiment:")
+    assert runs[0].sentence() == runs[1].sentence(), "the outcome line must repeat exactly"
     assert f"{runs[0].train_seconds:.1f} s" in runs[0].timing()
 
 
 def test_train_lenet_checks_its_settings():
     data = _tiny_digits()
     with pytest.raises(ValueError, match="optimizer='rmsprop'"):
-        train_lenet(data, epochs=1, optimizer="rmsprop", device="cpu")
+        LENET_RECIPE.replace(epochs=1, optimizer="rmsprop")
     with pytest.raises(ValueError, match="target_accuracy=1.5"):
-        train_lenet(data, epochs=1, target_accuracy=1.5, device="cpu")
+        train_lenet(data, LENET_RECIPE.replace(epochs=1), target_accuracy=1.5, device="cpu")
+    with pytest.raises(TypeError, match="recipe is a dict"):
+        train_lenet(data, {"epochs": 1}, device="cpu")
+    with pytest.raises(TypeError, match="not Recipe settings"):
+        LENET_RECIPE.replace(epoch=1)
 
 
 def test_deep_or_not_rejects_a_bad_margin():
     with pytest.raises(ValueError, match="margin=5"):
-        deep_or_not_experiment(_tiny_digits(), margin=5, device="cpu")
+        deep_or_not_experiment(_tiny_digits(), Recipe(epochs=1), margin=5, device="cpu")
 
 
 def test_deep_or_not_result_arithmetic_on_a_short_run():
-    result = deep_or_not_experiment(_tiny_digits(), epochs=1, device="cpu")
+    result = deep_or_not_experiment(_tiny_digits(), Recipe(epochs=1), device="cpu")
     acc = result.accuracy
     assert result.cost_of_removing_conv == pytest.approx(acc["LeNet-5"] - acc["no conv"])
     assert result.cost_of_removing_fc == pytest.approx(acc["LeNet-5"] - acc["no hidden FC"])
@@ -157,16 +161,17 @@ def test_deep_or_not_result_arithmetic_on_a_short_run():
     for name in VARIANTS:  # the stored predictions reproduce each variant's accuracy
         hits = (result.predictions[name] == labels).double().mean()
         assert float(hits) == pytest.approx(acc[name])
-    assert result.summary().startswith("Experiment:")
+    assert result.sentence().startswith("Experiment:")
+    assert isinstance(result, ExperimentResult)
     assert len(result.table().splitlines()) == 1 + len(VARIANTS)
 
 
 @pytest.mark.slow
 def test_lenet_reaches_97_percent_within_60_seconds():
     run = train_lenet(device="cpu")
-    print(run.summary())
-    assert run.test_accuracy >= 0.97, run.summary()
-    assert run.train_seconds <= 61.0, run.summary()
+    print(run.sentence())
+    assert run.test_accuracy >= 0.97, run.sentence()
+    assert run.train_seconds <= 61.0, run.sentence()
     assert run.claim_holds
     # the predictions the confusion matrix is built from agree with evaluate's accuracy
     labels = load_digits(device="cpu").test.tensors[1]
@@ -178,8 +183,16 @@ def test_lenet_reaches_97_percent_within_60_seconds():
 @pytest.mark.slow
 def test_removing_conv_costs_clearly_more_than_removing_hidden_fc():
     result = deep_or_not_experiment(device="cpu")
-    print(result.summary())
+    print(result.sentence())
     print(result.table())
-    assert result.cost_of_removing_conv >= result.cost_of_removing_fc + 0.05, result.summary()
+    assert result.cost_of_removing_conv >= result.cost_of_removing_fc + 0.05, result.sentence()
     assert result.claim_holds
     assert isinstance(build_variant("no conv")[0], nn.Identity)
+
+
+@pytest.mark.parametrize("bad", ["digits", [1, 2], {"train": 1}, object()])
+def test_data_that_is_not_splits_is_named(bad):
+    with pytest.raises(TypeError, match="data is a .*; expected None .*DataSplits"):
+        deep_or_not_experiment(bad, device="cpu")
+    with pytest.raises(TypeError, match="data is a .*; expected None .*DataSplits"):
+        train_lenet(bad, device="cpu")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from course_lib.experiments.output_size import (
     OutputSizeReport,
     default_grid,
@@ -17,8 +19,8 @@ def test_formula_agrees_with_torch_on_at_least_500_settings():
     assert report.agreements == report.settings
     # the grid really tests both sides: many valid sizes and many refusals
     assert report.both_valid_and_equal >= 300 and report.both_refused >= 100
-    assert report.summary().startswith("Experiment:")
-    assert f"{report.settings} of {report.settings}" in report.summary()
+    assert report.sentence().startswith("Experiment:")
+    assert f"{report.settings} of {report.settings}" in report.sentence()
 
 
 def test_default_grid_has_distinct_settings_including_invalid_ones():
@@ -41,10 +43,16 @@ def test_a_wrong_formula_is_caught(monkeypatch):
     report = module.output_size_experiment([(7, 3, 0, 1), (7, 3, 0, 2), (3, 5, 0, 1)], device="cpu")
     assert not report.all_agree
     assert [d[0] for d in report.disagreements] == [(7, 3, 0, 2), (3, 5, 0, 1)]
-    assert "2 settings disagree" in report.summary()
+    assert "2 settings disagree" in report.sentence()
 
 
 def test_summary_names_the_first_disagreement():
     broken = OutputSizeReport(2, 1, 0, [((7, 3, 0, 3), 3, 2)])
     assert not broken.all_agree
-    assert "1 settings disagree" in broken.summary() and "(7, 3, 0, 3)" in broken.summary()
+    assert "1 settings disagree" in broken.sentence() and "(7, 3, 0, 3)" in broken.sentence()
+
+
+def test_a_grid_that_is_not_settings_is_named():
+    for bad, exc in (("abc", TypeError), (object(), TypeError), ([(5, 3, 0)], ValueError)):
+        with pytest.raises(exc, match="grid"):
+            output_size_experiment(bad, device="cpu")

@@ -47,15 +47,21 @@ def test_param_table_lists_every_size():
     table = format_param_table(result.rows)
     assert table == result.table()
     assert "6x6x3" in table and "32x32x3" in table and "27,657,000" in table
-    assert result.summary().startswith("Experiment:") and "280 parameters" in result.summary()
+    assert result.sentence().startswith("Experiment:") and "280 parameters" in result.sentence()
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "word"),
-    [({"sizes": (2,)}, "size"), ({"f": 0}, "f="), ({"sizes": ()}, "sizes"), ({"n_filters": 1.5}, "n_filters")],
+    ("kwargs", "error", "word"),
+    [
+        ({"sizes": (2,)}, ValueError, "size"),
+        ({"f": 0}, ValueError, "f="),
+        ({"sizes": ()}, ValueError, "sizes"),
+        ({"n_filters": 1.5}, TypeError, "n_filters"),
+        ({"sizes": 32}, TypeError, "sizes"),
+    ],
 )
-def test_param_experiment_rejects_bad_settings(kwargs, word):
-    with pytest.raises(ValueError, match=word):
+def test_param_experiment_rejects_bad_settings(kwargs, error, word):
+    with pytest.raises(error, match=word):
         conv_vs_fc_params(**kwargs)
 
 
@@ -100,7 +106,7 @@ def test_on_photos_max_pooling_keeps_most(name):
     assert f["max"] > 0.40
     assert f["max"] > f["avg"] + 0.2 and f["max"] > f["l2"] + 0.2
     assert f["max"] > f["none"] + 0.1
-    assert out.summary().startswith("Experiment:")
+    assert out.sentence().startswith("Experiment:")
 
 
 def test_same_seed_same_outcome():
@@ -123,3 +129,17 @@ def test_shift_experiment_rejects_bad_settings(kwargs, word):
 def test_shift_experiment_rejects_a_grey_image():
     with pytest.raises(ValueError, match="image"):
         shifted_crop_pairs(np.zeros((50, 50)), n=1, size=8, seed=0)
+
+
+def test_pooling_experiment_arguments_are_checked_by_name():
+    image = load_photo("china")
+    plain = shift_unchanged_fractions(image, source="a", n=2, size=8, seed=1, device="cpu")
+    odd = shift_unchanged_fractions(image, source="a", n=np.int64(2), size=torch.tensor(8),
+                                    seed=np.int64(1), device="cpu")  # fmt: skip
+    assert odd == plain and type(odd.n_pairs) is int and type(odd.size) is int
+    with pytest.raises(TypeError, match="size='8'"):
+        shift_unchanged_fractions(image, source="a", size="8")
+    with pytest.raises(ValueError, match="seed=-1 must be a non-negative int"):
+        shifted_crop_pairs(image, n=2, size=8, seed=-1)
+    with pytest.raises(TypeError, match="rows must be a list or tuple of ParamRow"):
+        format_param_table([1, 2])

@@ -10,6 +10,7 @@ from course_lib.experiments.vanishing_gradients import (
     best_affine_fit_error,
     build_mlp,
     collapse_linear_stack,
+    dead_unit_fractions,
     layer_gradient_norms,
     linear_collapse_demo,
     vanishing_gradient_experiment,
@@ -76,17 +77,18 @@ def test_build_mlp_layout_and_init():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "words"),
+    ("kwargs", "error", "words"),
     [
-        ({"depth": 0, "activation": "relu"}, "depth=0"),
-        ({"depth": 3, "activation": "softmax"}, "activation='softmax'"),
-        ({"depth": 3, "activation": "relu", "init": "he"}, "init='he'"),
-        ({"depth": 3, "activation": "relu", "width": 2.5}, "width=2.5"),
-        ({"depth": 3, "activation": "leaky_relu", "slope": -0.1}, "slope=-0.1"),
+        ({"depth": 0, "activation": "relu"}, ValueError, "depth=0"),
+        ({"depth": 3, "activation": "softmax"}, ValueError, "activation='softmax'"),
+        ({"depth": 3, "activation": "relu", "init": "he"}, ValueError, "init='he'"),
+        ({"depth": 3, "activation": "relu", "width": 2.5}, TypeError, "width=2.5"),
+        ({"depth": 3, "activation": "leaky_relu", "slope": -0.1}, ValueError, "slope=-0.1"),
+        ({"depth": 3, "activation": 3}, TypeError, "activation=3"),
     ],
 )
-def test_bad_arguments_say_which_and_why(kwargs, words):
-    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+def test_bad_arguments_say_which_and_why(kwargs, error, words):
+    with pytest.raises(error, match=words.replace("(", r"\(")):
         build_mlp(**kwargs, device=CPU)
 
 
@@ -141,3 +143,29 @@ def test_affine_fit_needs_more_rows_than_parameters():
         best_affine_fit_error(net, torch.zeros(5, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="2-D tensor"):
         best_affine_fit_error(net, torch.zeros(10, 4, 1, dtype=torch.float64))
+
+
+def test_vanishing_gradient_arguments_are_checked_by_name():
+    plain = linear_collapse_demo(3, in_features=4, width=5, out_features=2, batch_size=8, seed=1,
+                                 device=CPU)  # fmt: skip
+    odd = linear_collapse_demo(np.int64(3), in_features=4, width=5, out_features=2,
+                               batch_size=np.int64(8), seed=torch.tensor(1), device=CPU)
+    assert type(odd.n_layers) is int and odd.max_abs_difference == plain.max_abs_difference
+    norms = layer_gradient_norms(3, "tanh", in_features=4, width=5, out_features=2, batch_size=8,
+                                 seed=np.int64(1), device=CPU)  # fmt: skip
+    ref = layer_gradient_norms(3, "tanh", in_features=4, width=5, out_features=2, batch_size=8,
+                               seed=1, device=CPU)  # fmt: skip
+    np.testing.assert_array_equal(norms, ref)
+    with pytest.raises(TypeError, match="activations=None must be a list"):
+        vanishing_gradient_experiment(3, None)
+    with pytest.raises(TypeError, match="net must be an nn.Sequential"):
+        collapse_linear_stack(None)
+    with pytest.raises(TypeError, match="net must be a torch.nn.Module"):
+        best_affine_fit_error("net", torch.zeros(8, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="x has dtype torch.int64"):
+        best_affine_fit_error(build_mlp(2, "linear", in_features=2, width=3, out_features=2),
+                              torch.zeros(8, 2, dtype=torch.int64))  # fmt: skip
+    with pytest.raises(TypeError, match="bias_shifts='ab' must be a list of numbers"):
+        dead_unit_fractions("ab")
+    with pytest.raises(TypeError, match=r"bias_shifts\[1\]=None must be a number"):
+        dead_unit_fractions((0.0, None))

@@ -44,8 +44,12 @@ def test_kernel_returns_a_fresh_copy_and_names_round_trip():
     for name in KERNEL_NAMES:
         assert np.allclose(kernel(kernel_name_of(kernel(name))), kernel(name))
     assert kernel_name_of(np.ones((3, 3))) is None
-    with pytest.raises(ValueError, match="'sobel' is unknown"):
+    with pytest.raises(ValueError, match="name='sobel' is not one of"):
         kernel("sobel")
+    with pytest.raises(TypeError, match="name=3 must be one of"):
+        kernel(3)
+    with pytest.raises(TypeError, match="weights must be a numpy array"):
+        kernel_name_of(None)
 
 
 def test_worked_example_6x6():
@@ -138,11 +142,15 @@ def test_gradient_magnitude():
         (np.ones((4, 4, 3)), np.ones((3, 3)), {}, ValueError, "grey=True"),
         (np.ones((4, 4)), np.ones((3, 3, 1)), {}, ValueError, "2-D kernel"),
         (np.ones((2, 5)), np.ones((3, 3)), {}, ValueError, "larger than the padded image 2x5"),
-        (np.ones((5, 5)), np.ones((2, 2)), {"mode": "same"}, ValueError, "odd kernel"),
+        (np.ones((5, 5)), np.ones((2, 2)), {"mode": "same"}, ValueError, "weights of odd size"),
+        (np.ones((5, 5)), np.ones((0, 0)), {}, ValueError, "weights has shape"),
         (np.ones((5, 5)), np.ones((3, 3)), {"mode": "wrap"}, ValueError, "mode='wrap'"),
         (np.ones((5, 5)), np.full((3, 3), np.nan), {}, ValueError, "nan or inf"),
         (np.ones((5, 5)), np.ones((3, 3)), {"flip": "yes"}, TypeError, "flip='yes'"),
-        ("photo", np.ones((3, 3)), {}, TypeError, "image of type str"),
+        ("photo", np.ones((3, 3)), {}, TypeError, "image must be a numpy array"),
+        (None, np.ones((3, 3)), {}, TypeError, "image must be a numpy array"),
+        (np.ones((5, 5)), None, {}, TypeError, "weights must be a numpy array"),
+        (np.ones((5, 5)), np.ones((3, 3)), {"mode": 1}, TypeError, "mode=1"),
     ],
 )
 def test_bad_input_is_explained(image, weights, kwargs, error, match):

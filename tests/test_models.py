@@ -266,10 +266,39 @@ def test_numpy_integers_are_accepted_as_sizes():
     assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 7)
     conv = fc_to_conv(nn.Linear(8 * 2 * 2, 5), tuple(np.array([8, 2, 2])))
     assert conv(torch.zeros(1, 8, 2, 2)).shape == (1, 5, 1, 1)
-    with pytest.raises(ValueError, match="num_classes=True must be a positive int"):
+    with pytest.raises(TypeError, match="num_classes=True must be a positive int, not a bool"):
         lenet5(num_classes=True)
 
 
+def test_numpy_floats_and_zero_d_tensors_are_accepted_as_numbers():
+    import numpy as np
+
+    a = lenet5(num_classes=torch.tensor(7), dropout=np.float32(0.5))
+    b = lenet5(num_classes=7, dropout=0.5)
+    assert count_parameters(a) == count_parameters(b)
+    assert [type(m) for m in a.modules()] == [type(m) for m in b.modules()]
+    assert resnet_small(np.int64(8)).fc.out_features == 10
+    assert InceptionModule(4, c1=1, c3=1, c5=1, large_kernel=np.int64(3)).out_channels == 7
+
+
 def test_lenet5_dropout_must_be_a_number():
-    with pytest.raises(TypeError, match=r"dropout='a' must be a number in \[0, 1\)"):
+    with pytest.raises(TypeError, match=r"dropout='a' must be a probability in \[0, 1\)"):
         lenet5(dropout="a")
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (lambda: lenet5(batch_norm="no"), r"batch_norm='no' must be True or False"),
+        (lambda: lenet5(batch_norm=1), r"batch_norm=1 must be True or False"),
+        (lambda: resnet_small(20.0), r"depth=20.0 must be 6n \+ 2.*not float"),
+        (lambda: fc_to_conv(None, (4, 1, 1)), r"classifier must be a torch.nn.Module"),
+        (lambda: fc_to_conv(nn.Linear(4, 2), None), r"in_shape=None must be a tuple"),
+        (lambda: vgg_small(widths=None), r"widths=None must be a tuple"),
+        (lambda: googlenet_small(aux_logits="yes"), r"aux_logits='yes' must be True or False"),
+        (lambda: bilinear_upsampler(2, 4, trainable=None), r"trainable=None must be True"),
+    ],
+)
+def test_wrong_types_are_type_errors_naming_the_parameter(call, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        call()

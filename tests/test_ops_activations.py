@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _ops_helpers import BACKENDS, as_kind, assert_same_kind, close, to_torch
+from _ops_helpers import (
+    BACKENDS,
+    ODD_LAYOUTS,
+    as_kind,
+    assert_same_kind,
+    close,
+    odd_layout,
+    to_torch,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -42,7 +50,7 @@ values = arrays(
 @settings(max_examples=30, deadline=None)
 @given(x=values)
 def test_activation_and_derivative_match_torch(kind, device, name, x):
-    """Oracle: torch's function and its autograd derivative (float64, relative 1e-5)."""
+    """Oracle: torch's function and its autograd derivative (float64, rtol 1e-7, atol 1e-9)."""
     f, df, ref = PAIRS[name]
     x = np.concatenate([x, [0.0, -1e-3, 1e-3]])
     xx = as_kind(x, kind, device)
@@ -53,6 +61,70 @@ def test_activation_and_derivative_match_torch(kind, device, name, x):
     y.sum().backward()
     close(out, y.detach())
     close(df(xx), xt.grad)
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-300, -1e-300, 800.0, -800.0])
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_nan_and_infinities_behave_as_in_torch(kind, device, name):
+    """Oracle: torch's function and autograd at NaN, +-inf, +-0 and huge values.
+
+    NaN stays NaN in every forward (relu used to turn it into 0); the derivatives give
+    what torch's autograd gives (relu's is 1 at NaN, which relu passes through).
+    """
+    f, df, ref = PAIRS[name]
+    xx = as_kind(SPECIAL, kind, device)
+    xt = to_torch(SPECIAL).requires_grad_(True)
+    y = ref(xt)
+    y.sum().backward()
+    with np.errstate(over="raise", invalid="ignore"):  # no overflow; NaN in, NaN out
+        out, grad = f(xx), df(xx)
+    assert_same_kind(out, xx)
+    assert bool(torch.isnan(to_torch(out)[0])), f"{name}(nan) is not nan"
+    close(out, y.detach(), equal_nan=True)
+    close(grad, xt.grad, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+@pytest.mark.parametrize(
+    "x", [np.array(-1.5), np.float64(-1.5), np.float32(2.0), torch.tensor(-1.5, dtype=torch.float64)]
+)
+def test_zero_d_input_gives_zero_d_output(name, x):
+    """Oracle: torch on the same 0-d value; numpy scalars count as 0-d arrays."""
+    f, df, ref = PAIRS[name]
+    for fn in (f, df):
+        out = fn(x)
+        assert tuple(out.shape) == ()
+        assert isinstance(out, torch.Tensor if isinstance(x, torch.Tensor) else np.ndarray)
+        assert out.dtype == (x.dtype if isinstance(x, torch.Tensor) else np.asarray(x).dtype)
+    xt = to_torch(np.asarray(x)).requires_grad_(True)
+    y = ref(xt)
+    y.backward()
+    close(f(x), y.detach())
+    close(df(x), xt.grad)
+
+
+@pytest.mark.parametrize("layout", ODD_LAYOUTS)
+@pytest.mark.parametrize("name", list(PAIRS))
+def test_odd_numpy_layouts_give_the_same_result(name, layout):
+    """Oracle: the same function on the plain C-ordered array, exactly equal."""
+    f, df, _ = PAIRS[name]
+    x = np.random.default_rng(1).uniform(-4, 4, size=(3, 4))
+    for fn in (f, df):
+        out = fn(odd_layout(x, layout))
+        assert out.dtype == np.float64  # native byte order, like the plain array's
+        np.testing.assert_array_equal(out, fn(x))
+
+
+@pytest.mark.parametrize("name", list(PAIRS))
+@pytest.mark.parametrize("bad", [None, [1.0, 2.0], 3.0])
+def test_none_list_or_python_number_is_a_type_error_naming_x(name, bad):
+    f, df, _ = PAIRS[name]
+    for fn in (f, df):
+        with pytest.raises(TypeError, match=r"^x must be a numpy array or a torch tensor"):
+            fn(bad)
 
 
 @pytest.mark.parametrize("name", list(PAIRS))
@@ -84,3 +156,10 @@ def test_leaky_relu_slope_and_bad_input():
         relu(np.array([1, 2]))
     with pytest.raises(TypeError, match="x must be a numpy array or a torch tensor, not list"):
         sigmoid([1.0])
+    with pytest.raises(TypeError, match="slope='0.1' must be a number, not str"):
+        leaky_relu(np.ones(2), slope="0.1")
+    with pytest.raises(ValueError, match="slope=nan must be a finite number"):
+        leaky_relu_grad(np.ones(2), slope=float("nan"))
+    # numpy and 0-d torch numbers count as numbers
+    np.testing.assert_allclose(leaky_relu(np.array([-2.0]), slope=np.float32(0.5)), [-1.0])
+    np.testing.assert_allclose(leaky_relu(np.array([-2.0]), slope=torch.tensor(0.5)), [-1.0])

@@ -1,4 +1,9 @@
-"""course_lib.ops.conv against torch.nn.functional.conv2d (the oracle) in float64."""
+"""course_lib.ops.conv against torch.nn.functional.conv2d (the oracle) in float64.
+
+Tolerances are ``_ops_helpers.tol``'s (float64: rtol 1e-7, atol 1e-9);
+``tests/test_mutations.py`` runs plausible wrong convolutions through
+:func:`assert_conv2d_matches_torch` to show that it fails them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _ops_helpers import BACKENDS, as_kind, assert_same_kind, close, to_torch
+from _ops_helpers import (
+    BACKENDS,
+    ODD_LAYOUTS,
+    as_kind,
+    assert_same_kind,
+    close,
+    odd_layout,
+    to_torch,
+    tol,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,26 +55,32 @@ def _torch_conv(x, w, b, stride, padding):
     )
 
 
+def assert_conv2d_matches_torch(op, case, kind="numpy", device="cpu") -> None:
+    """The forward tests' comparison: ``op(x, w, b, stride=, padding=)`` against F.conv2d.
+
+    Inputs go in as ``kind`` on ``device``; the output must keep their kind, dtype and
+    device and match torch within ``tol(float64)``.
+    """
+    x, w, b, stride, padding = case
+    args = [as_kind(a, kind, device) if a is not None else None for a in (x, w, b)]
+    out = op(*args, stride=stride, padding=padding)
+    assert_same_kind(out, args[0])
+    close(out, _torch_conv(x, w, b, stride, padding))
+
+
 @pytest.mark.parametrize(("kind", "device"), BACKENDS)
 @HYP
 @given(case=conv_case())
 def test_conv2d_forward_matches_torch(kind, device, case):
-    """Oracle: torch.nn.functional.conv2d, float64, relative 1e-5."""
-    x, w, b, stride, padding = case
-    args = [as_kind(a, kind, device) if a is not None else None for a in (x, w, b)]
-    out = conv2d(*args, stride=stride, padding=padding)
-    assert_same_kind(out, args[0])
-    close(out, _torch_conv(x, w, b, stride, padding))
+    """Oracle: torch.nn.functional.conv2d, float64, rtol 1e-7 and atol 1e-9."""
+    assert_conv2d_matches_torch(conv2d, case, kind, device)
 
 
 @HYP
 @given(case=conv_case())
 def test_conv2d_naive_matches_torch(case):
     """Oracle: torch.nn.functional.conv2d; the four-loop version must agree too."""
-    x, w, b, stride, padding = case
-    out = conv2d_naive(x, w, b, stride=stride, padding=padding)
-    assert isinstance(out, np.ndarray)
-    close(out, _torch_conv(x, w, b, stride, padding))
+    assert_conv2d_matches_torch(conv2d_naive, case)
 
 
 def test_conv2d_naive_accepts_torch_and_returns_torch():
@@ -75,22 +95,73 @@ def test_conv2d_naive_accepts_torch_and_returns_torch():
 
 
 @pytest.mark.parametrize(("kind", "device"), BACKENDS)
+def test_conv2d_and_backward_of_a_larger_batch(kind, device):
+    """Oracle: F.conv2d and its autograd, for 9 images (numpy multiplies the columns of
+    the whole batch at once, torch image by image: both orders must come out right)."""
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((9, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3)), np.ones(3)
+    assert_conv2d_matches_torch(conv2d, (x, w, b, (1, 2), 1), kind, device)
+    dout = rng.standard_normal((9, 3, 5, 3))
+    xt, wt = to_torch(x).requires_grad_(True), to_torch(w).requires_grad_(True)
+    F.conv2d(xt, wt, stride=(1, 2), padding=1).backward(to_torch(dout))
+    dx, dw, db = conv2d_backward(
+        *(as_kind(a, kind, device) for a in (dout, x, w)), stride=(1, 2), padding=1
+    )
+    close(dx, xt.grad)
+    close(dw, wt.grad)
+    close(db, to_torch(dout).sum(dim=(0, 2, 3)))
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
 def test_conv2d_keeps_float32(kind, device):
-    """Oracle: torch.nn.functional.conv2d in float32 (looser tolerance)."""
+    """Oracle: torch.nn.functional.conv2d in float32 (tol(float32): rtol 1.3e-6, atol 1e-5)."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
     xx, ww = as_kind(x, kind, device), as_kind(w, kind, device)
     out = conv2d(xx, ww, padding=1, stride=2)
     assert_same_kind(out, xx)
-    close(out, F.conv2d(to_torch(x), to_torch(w), padding=1, stride=2), rtol=1e-4, atol=1e-5)
+    close(out, F.conv2d(to_torch(x), to_torch(w), padding=1, stride=2))
+
+
+@pytest.mark.parametrize("op", [conv2d, conv2d_naive])
+def test_conv2d_bfloat16_tensors(op):
+    """Oracle: F.conv2d in float32 on the same bfloat16 values, rounded to bfloat16."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 3, 6, 6, generator=g).to(torch.bfloat16)
+    w = torch.randn(4, 3, 3, 3, generator=g).to(torch.bfloat16)
+    b = torch.randn(4, generator=g).to(torch.bfloat16)
+    out = op(x, w, b, padding=1)
+    assert out.dtype == torch.bfloat16
+    ref = F.conv2d(x.float(), w.float(), b.float(), padding=1).to(torch.bfloat16)
+    close(out, ref)  # tol(bfloat16): rtol 1.6e-2
+    assert tol(torch.bfloat16)[0] > tol(torch.float32)[0]
+
+
+@pytest.mark.parametrize("layout", ODD_LAYOUTS)
+def test_conv2d_odd_numpy_layouts_give_the_same_result(layout):
+    """Oracle: the same op on the plain C-ordered array (exactly equal) and F.conv2d."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), np.ones(4)
+    xo, wo, bo = (odd_layout(a, layout) for a in (x, w, b))
+    out = conv2d(xo, wo, bo, stride=(2, 1), padding=1)
+    assert out.dtype == np.float64 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, conv2d(x, w, b, stride=(2, 1), padding=1))
+    close(out, _torch_conv(x, w, b, (2, 1), 1))
+    naive = conv2d_naive(xo, wo, bo, stride=(2, 1), padding=1)
+    np.testing.assert_array_equal(naive, conv2d_naive(x, w, b, stride=(2, 1), padding=1))
+    dout = rng.standard_normal(out.shape)
+    got = conv2d_backward(odd_layout(dout, layout), xo, wo, stride=(2, 1), padding=1)
+    want = conv2d_backward(dout, x, w, stride=(2, 1), padding=1)
+    for g, e in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, e)
 
 
 @pytest.mark.parametrize(("kind", "device"), BACKENDS)
 @settings(max_examples=25, deadline=None)
 @given(case=conv_case())
 def test_conv2d_backward_matches_torch_autograd(kind, device, case):
-    """Oracle: torch autograd through F.conv2d, float64, relative 1e-5."""
+    """Oracle: torch autograd through F.conv2d, float64, rtol 1e-7 and atol 1e-9."""
     x, w, b, stride, padding = case
     xt = to_torch(x).requires_grad_(True)
     wt = to_torch(w).requires_grad_(True)
@@ -155,12 +226,38 @@ def test_conv2d_backward_passes_numerical_gradient_check(case):
         # torch refuses empty kernels; conv2d used to return zeros
         ((1, 1, 4, 4), (1, 1, 0, 3), {}, ValueError, r"a 0x3 kernel; expected KH and KW >= 1"),
         ((1, 1, 4, 4), (2, 1, 3, 0), {}, ValueError, r"a 3x0 kernel"),
+        # course_lib.shapes.conv_output_size refuses; the message speaks in 2-D
+        (
+            (1, 1, 4, 4),
+            (1, 1, 5, 5),
+            {"padding": (0, 1)},
+            ValueError,
+            r"kernel 5x5 is larger than the padded input 4x6 \(padding=\(0, 1\)\)",
+        ),
+        # and so does torch for an empty image
+        ((1, 1, 0, 4), (1, 1, 1, 1), {"padding": 1}, ValueError, r"an empty 0x4 image"),
     ],
 )
 @pytest.mark.parametrize("op", [conv2d, conv2d_naive])
 def test_conv2d_bad_input_is_named(op, x_shape, w_shape, kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):
         op(np.zeros(x_shape), np.zeros(w_shape), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: conv2d(None, np.zeros((1, 1, 3, 3))), "x"),
+        (lambda: conv2d([[[[1.0]]]], np.zeros((1, 1, 1, 1))), "x"),
+        (lambda: conv2d(np.zeros((1, 1, 3, 3)), None), "w"),
+        (lambda: conv2d_naive(np.zeros((1, 1, 3, 3)), [[[[1.0]]]]), "w"),
+        (lambda: conv2d_backward(None, np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 3, 3))), "dout"),
+        (lambda: conv2d_backward(np.zeros((1, 1, 1, 1)), None, np.zeros((1, 1, 3, 3))), "x"),
+    ],
+)
+def test_conv2d_none_or_list_is_a_type_error_naming_the_parameter(call, name):
+    with pytest.raises(TypeError, match=rf"^{name} must be a numpy array or a torch tensor"):
+        call()
 
 
 def test_conv2d_refuses_mixed_numpy_and_torch():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from _ops_helpers import BACKENDS, as_kind, assert_same_kind, close, to_torch
 
 from course_lib.ops import dropout, dropout_backward
@@ -48,8 +49,38 @@ def test_dropout_accepts_numpy_and_torch_generators():
     out3, m3 = dropout(torch.ones(50, 50, dtype=torch.float64), 0.3, generator=g)
     out4, _ = dropout(x, 0.3, generator=torch.Generator().manual_seed(2))
     close(out3, out4)
-    with pytest.raises(TypeError, match="generator"):
-        dropout(torch.ones(3), 0.3, generator=np.random.default_rng(0))
+    # a numpy Generator for a tensor seeds a torch generator from one draw of it
+    t = torch.ones(50, 50, dtype=torch.float64)
+    out5, _ = dropout(t, 0.3, generator=np.random.default_rng(4))
+    out6, _ = dropout(t, 0.3, generator=np.random.default_rng(4))
+    out7, _ = dropout(t, 0.3, generator=np.random.default_rng(5))
+    assert torch.equal(out5, out6) and not torch.equal(out5, out7)
+    for bad in ("seed", True, 0.5):
+        with pytest.raises(TypeError, match="generator="):
+            dropout(torch.ones(3), 0.3, generator=bad)
+    with pytest.raises(ValueError, match="generator=-1"):
+        dropout(torch.ones(3), 0.3, generator=-1)
+
+
+def test_dropout_draws_on_the_generators_device_for_a_tensor_elsewhere():
+    """The CPU generator set_seed returns serves a tensor on another device (meta here)."""
+    x = torch.ones(4, 5, device="meta")
+    for generator in (torch.Generator().manual_seed(0), 3, np.random.default_rng(0), None):
+        out, mask = dropout(x, 0.5, generator=generator)
+        assert out.device.type == mask.device.type == "meta" and mask.dtype == torch.bool
+        assert tuple(out.shape) == (4, 5)
+    dx = dropout_backward(x, mask, 0.5)
+    assert dx.device.type == "meta"
+
+
+@pytest.mark.gpu
+def test_dropout_with_a_cpu_generator_gives_the_cpu_mask_on_cuda():
+    x = torch.ones(40, 30, dtype=torch.float64)
+    _, on_cpu = dropout(x, 0.4, generator=torch.Generator().manual_seed(9))
+    out, on_cuda = dropout(x.cuda(), 0.4, generator=torch.Generator().manual_seed(9))
+    assert on_cuda.device.type == "cuda" and torch.equal(on_cuda.cpu(), on_cpu)
+    _, by_seed = dropout(x.cuda(), 0.4, generator=9)
+    assert torch.equal(by_seed.cpu(), on_cpu)
 
 
 def test_dropout_lesson_example():
@@ -79,9 +110,12 @@ def test_dropout_backward_matches_autograd_and_gradient_check(kind, device):
 @pytest.mark.parametrize(
     ("p", "exc", "pattern"),
     [
-        (1.0, ValueError, r"p=1.0 must be in \[0, 1\)"),
+        (1.5, ValueError, r"p=1.5 must be a probability in \[0, 1\]"),
         (-0.1, ValueError, "p=-0.1"),
+        (float("nan"), ValueError, "p=nan"),
         ("a", TypeError, "p='a'"),
+        (True, TypeError, "p=True"),
+        (None, TypeError, "p=None"),
     ],
 )
 def test_dropout_refuses_p_outside_0_1(p, exc, pattern):
@@ -89,6 +123,65 @@ def test_dropout_refuses_p_outside_0_1(p, exc, pattern):
         dropout(np.ones(3), p)
     with pytest.raises(exc, match=pattern):
         dropout_backward(np.ones(3), np.ones(3, dtype=bool), p)
+
+
+def test_dropout_refuses_a_non_bool_training_flag():
+    with pytest.raises(TypeError, match="training='yes' must be True or False"):
+        dropout(np.ones(3), 0.5, training="yes")
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+def test_p_one_gives_zeros_and_p_zero_the_input_like_torch(kind, device):
+    """Oracle: torch.nn.functional.dropout at its two ends (NaN * 0 stays NaN, as there)."""
+    values = np.array([[1.0, -2.0, np.nan], [np.inf, 0.5, 3.0]])
+    x = as_kind(values, kind, device)
+    with np.errstate(invalid="ignore"):  # inf * 0, as in torch
+        out, mask = dropout(x, 1.0, generator=0)
+    torch.testing.assert_close(
+        to_torch(out), F.dropout(to_torch(values), 1.0), rtol=0, atol=0, equal_nan=True
+    )
+    assert not bool(to_torch(mask).any())
+    dx = dropout_backward(as_kind(np.ones((2, 3)), kind, device), mask, 1.0)
+    close(dx, np.zeros((2, 3)), rtol=0, atol=0)
+    finite = as_kind(np.random.default_rng(0).standard_normal((3, 4)), kind, device)
+    out, mask = dropout(finite, 1, generator=0)
+    assert torch.equal(to_torch(out), torch.zeros(3, 4, dtype=torch.float64))
+    for p in (0.0, 0, np.float32(0.0)):
+        out, mask = dropout(x, p, generator=0)
+        assert out is x and bool(to_torch(mask).all())  # torch returns its input too
+    out, _ = dropout(x, 0.7, training=False)
+    assert out is x
+
+
+@pytest.mark.parametrize("p", [0.25, np.float32(0.5), torch.tensor(0.75)])
+def test_dropout_keeps_the_expectation(p):
+    """E[out] = x: the mean of many draws of each unit is x, within 5 standard errors."""
+    x = torch.tensor([0.5, -1.0, 2.0, 4.0], dtype=torch.float64)
+    draws = x.repeat(40_000, 1)  # (n, 4): one unit per column, n independent draws
+    out, mask = dropout(draws, p, generator=torch.Generator().manual_seed(1))
+    q = float(p)
+    n = draws.shape[0]
+    stderr = x.abs() * np.sqrt(q / (1 - q) / n)  # std of x * Bernoulli(1 - q) / (1 - q)
+    assert bool(((out.mean(0) - x).abs() < 5 * stderr).all()), (out.mean(0), x)
+    assert abs(mask.double().mean().item() - (1 - q)) < 5 * np.sqrt(q * (1 - q) / mask.numel())
+    # the dropped units are exactly zero, the kept ones exactly x / (1 - p), as in torch
+    torch.testing.assert_close(out, draws * mask * (1 / (1 - q)), rtol=1e-15, atol=0)
+
+
+def test_mask_is_reused_by_the_backward_and_a_seed_repeats_it():
+    """The forward's mask drives the backward; the same generator state gives the same mask."""
+    x = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(3)
+    out_a, mask_a = dropout(x, 0.3, generator=g)
+    out_b, mask_b = dropout(x, 0.3, generator=g)  # the generator moved on
+    assert not torch.equal(mask_a, mask_b)
+    _, mask_again = dropout(x, 0.3, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(mask_a, mask_again)
+    xt = x.clone().requires_grad_(True)
+    out, mask = dropout(xt, 0.3, generator=torch.Generator().manual_seed(3))
+    dout = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    out.backward(dout)
+    torch.testing.assert_close(dropout_backward(dout, mask, 0.3), xt.grad, rtol=1e-15, atol=0)
 
 
 def test_dropout_backward_refuses_mixed_kinds():

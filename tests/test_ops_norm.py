@@ -14,8 +14,11 @@ from course_lib.ops import (
     batch_norm,
     batch_norm_backward,
     group_norm,
+    group_norm_backward,
     instance_norm,
+    instance_norm_backward,
     layer_norm,
+    layer_norm_backward,
 )
 from course_lib.ops.gradcheck import gradient_check
 
@@ -237,3 +240,186 @@ def test_norm_bad_input_is_named(call, exc, pattern):
 def test_group_norm_accepts_numpy_integer_num_groups():
     x = np.random.default_rng(0).normal(size=(2, 4, 3))
     close(group_norm(x, np.int64(2)), group_norm(x, 2))
+
+
+def tight(actual, expected) -> None:
+    """float64: a few sums and one square root agree to about 1e-10 relative."""
+    close(actual, expected, rtol=1e-10, atol=1e-12)
+
+
+def _torch_grads(fn, x, gamma, beta, dout):
+    """(dx, dgamma, dbeta) of sum(fn(x, gamma, beta) * dout) by torch autograd."""
+    xt = to_torch(x).requires_grad_(True)
+    gt = to_torch(gamma).requires_grad_(True)
+    bt = to_torch(beta).requires_grad_(True)
+    fn(xt, gt, bt).backward(to_torch(dout))
+    return xt.grad, gt.grad, bt.grad
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+@HYP
+@given(case=gn_case(), affine=st.booleans())
+def test_group_layer_instance_norm_backward_match_torch_autograd(kind, device, case, affine):
+    """Oracle: torch autograd through F.group_norm (G groups, 1 group, C groups)."""
+    x, groups, gamma, beta = case
+    c = x.shape[1]
+    dout = np.random.default_rng(int(abs(x).sum() * 1e3) % 2**16).standard_normal(x.shape)
+    k = {"kind": kind, "device": device}
+    xx, dd = as_kind(x, **k), as_kind(dout, **k)
+    g = as_kind(gamma, **k) if affine else None
+    for ours, g_count in (
+        (lambda d_, x_, g_: group_norm_backward(d_, x_, groups, g_), groups),
+        (layer_norm_backward, 1),
+        (instance_norm_backward, c),
+    ):
+        if np.prod(x.shape[1:]) // g_count == 1:
+            continue  # torch refuses groups of one value (tested below)
+        expected = _torch_grads(
+            lambda xt, gt, bt, n=g_count: F.group_norm(xt, n, gt, bt), x, gamma, beta, dout
+        )
+        if not affine:  # dgamma and dbeta do not depend on gamma; dx does
+            plain = _torch_grads(
+                lambda xt, gt, bt, n=g_count: F.group_norm(xt, n), x, gamma, beta, dout
+            )
+            expected = (plain[0], *expected[1:])
+        dx, dgamma, dbeta = ours(dd, xx, g)
+        assert_same_kind(dx, xx)
+        for got, want in zip((dx, dgamma, dbeta), expected, strict=True):
+            tight(got, want)
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=gn_case())
+def test_group_norm_backward_passes_gradient_check(case):
+    """Oracle: centred differences of our own forward (float64), relative error < 1e-6,
+    for x, gamma and beta; groups of one or two values (output always 0 or +-1) are
+    left to the autograd test."""
+    x, groups, gamma, beta = case
+    assume(np.prod(x.shape[1:]) // groups >= 3)
+    dout = np.random.default_rng(3).standard_normal(x.shape)
+    dx, dgamma, dbeta = group_norm_backward(dout, x, groups, gamma)
+
+    def gn(x_=x, g_=gamma, b_=beta):
+        return group_norm(x_, groups, g_, b_)
+
+    assert gradient_check(lambda z: gn(x_=z), x, dout, analytic=dx).passed
+    assert gradient_check(lambda z: gn(g_=z), gamma, dout, analytic=dgamma).passed
+    assert gradient_check(lambda z: gn(b_=z), beta, dout, analytic=dbeta).passed
+
+
+def test_layer_and_instance_norm_backward_pass_gradient_check():
+    rng = np.random.default_rng(4)
+    x, gamma = rng.standard_normal((2, 3, 4, 2)), rng.standard_normal(3)
+    dout = rng.standard_normal(x.shape)
+    for fwd, bwd in ((layer_norm, layer_norm_backward), (instance_norm, instance_norm_backward)):
+        dx, dgamma, _ = bwd(dout, x, gamma)
+        assert gradient_check(lambda z, f=fwd: f(z, gamma), x, dout, analytic=dx).passed
+        assert gradient_check(lambda z, f=fwd: f(x, z), gamma, dout, analytic=dgamma).passed
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_group_layer_instance_norm_of_an_empty_batch_is_empty_like_torch(kind):
+    """N = 0: an empty output (as torch gives) and zero parameter gradients."""
+    x = np.zeros((0, 4, 3, 2))
+    xx, g = as_kind(x, kind), as_kind(np.ones(4), kind)
+    for out, ref in (
+        (group_norm(xx, 2, g, g), F.group_norm(to_torch(x), 2)),
+        (layer_norm(xx), F.layer_norm(to_torch(x), x.shape[1:])),
+        (instance_norm(xx), F.instance_norm(to_torch(x))),
+    ):
+        assert tuple(out.shape) == tuple(ref.shape) == x.shape
+    for dx, dgamma, dbeta in (
+        group_norm_backward(xx, xx, 2, g),
+        layer_norm_backward(xx, xx),
+        instance_norm_backward(xx, xx, g),
+    ):
+        assert tuple(dx.shape) == x.shape
+        tight(dgamma, np.zeros(4))
+        tight(dbeta, np.zeros(4))
+
+
+@pytest.mark.parametrize(
+    ("call", "pattern"),
+    [
+        (lambda: group_norm(np.zeros((2, 0, 3)), 1), r"each of the 1 groups holds no values"),
+        (lambda: layer_norm(np.zeros((2, 3, 0))), r"groups holds no values"),
+        (
+            lambda: batch_norm(np.zeros((0, 3)), None, None, None, None, training=True),
+            r"only 0 values per channel",
+        ),
+    ],
+)
+def test_empty_inputs_are_refused_clearly(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_batch_norm_of_an_empty_batch_in_eval_is_empty():
+    x = np.zeros((0, 3, 2, 2))
+    out, _, _ = batch_norm(x, None, None, np.zeros(3), np.ones(3), training=False)
+    assert out.shape == (0, 3, 2, 2)
+
+
+def _bn(**kwargs):
+    return batch_norm(np.ones((4, 3)), None, None, None, None, training=True, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "pattern"),
+    [
+        (lambda: _bn(eps=float("nan")), ValueError, r"eps=nan must be a positive finite number"),
+        (lambda: _bn(eps=float("inf")), ValueError, r"eps=inf"),
+        (lambda: _bn(eps=0), ValueError, r"eps=0.0"),
+        (lambda: _bn(eps=-1e-5), ValueError, r"eps=-1e-05"),
+        (lambda: _bn(eps="1e-5"), TypeError, r"eps='1e-5'"),
+        (lambda: _bn(eps=True), TypeError, r"eps=True .*not a bool"),
+        (lambda: _bn(momentum=float("nan")), ValueError, r"momentum=nan must be a number in"),
+        (lambda: _bn(momentum=-0.1), ValueError, r"momentum=-0.1"),
+        (lambda: _bn(momentum=None), TypeError, r"momentum=None"),
+        (lambda: group_norm(np.ones((2, 4)), 2, eps=float("nan")), ValueError, r"eps=nan"),
+        (
+            lambda: group_norm_backward(np.ones((2, 4)), np.ones((2, 4)), 2, eps=0.0),
+            ValueError,
+            r"eps=0.0",
+        ),
+        (
+            lambda: batch_norm_backward(np.ones((2, 4)), np.ones((2, 4)), None, eps=float("nan")),
+            ValueError,
+            r"eps=nan",
+        ),
+        (lambda: group_norm(np.ones((2, 4)), 2.0), TypeError, r"num_groups=2.0"),
+        (
+            lambda: layer_norm_backward(np.ones((2, 4)), np.ones((2, 3))),
+            ValueError,
+            r"dout has shape \(2, 4\); expected \(2, 3\)",
+        ),
+        (lambda: instance_norm_backward(np.ones(3), np.ones(3)), ValueError, r"x has 1 dim"),
+    ],
+)
+def test_bad_eps_momentum_and_shapes_are_refused(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize(("kind", "device"), BACKENDS)
+def test_numpy_and_0d_torch_scalars_are_accepted_for_eps_and_momentum(kind, device):
+    x = as_kind(np.random.default_rng(0).standard_normal((5, 2)), kind, device)
+    eps, momentum = np.float32(1e-5), torch.tensor(0.1)
+    out, _, _ = batch_norm(x, None, None, None, None, training=True, eps=eps, momentum=momentum)
+    close(out, batch_norm(x, None, None, None, None, training=True)[0])
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_batch_norm_is_accurate_for_a_large_mean_and_a_small_spread(kind):
+    """Oracle: torch. The variance comes from deviations from the mean (two passes),
+    not from mean(x**2) - mean(x)**2, which would lose every digit here."""
+    rng = np.random.default_rng(6)
+    x = 1e6 + 1e-3 * rng.standard_normal((8, 3, 4, 4))
+    rm, rv = np.zeros(3), np.ones(3)
+    args = [as_kind(a, kind) for a in (x, rm, rv)]
+    out, new_rm, new_rv = batch_norm(args[0], None, None, *args[1:], training=True)
+    trm, trv = to_torch(rm), to_torch(rv)
+    ref = F.batch_norm(to_torch(x), trm, trv, training=True)
+    close(out, ref, rtol=1e-6, atol=1e-6)
+    close(new_rv, trv, rtol=1e-6, atol=1e-15)
+    close(new_rm, trm, rtol=1e-12, atol=0)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from _ops_helpers import BACKENDS, as_kind, assert_same_kind, close, to_torch
+from _ops_helpers import (
+    BACKENDS,
+    ODD_LAYOUTS,
+    as_kind,
+    assert_same_kind,
+    close,
+    odd_layout,
+    to_torch,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +54,7 @@ def tconv_case(draw):
 @HYP
 @given(case=tconv_case())
 def test_conv_transpose2d_matches_torch(kind, device, case):
-    """Oracle: torch.nn.functional.conv_transpose2d (float64, relative 1e-5)."""
+    """Oracle: torch.nn.functional.conv_transpose2d (float64, rtol 1e-7, atol 1e-9)."""
     x, w, b, s, p, op = case
     args = [None if a is None else as_kind(a, kind, device) for a in (x, w, b)]
     out = conv_transpose2d(*args, stride=s, padding=p, output_padding=op)
@@ -150,6 +158,30 @@ def test_bilinear_kernel_shape_and_values():
     assert np.all(w[0, 1] == 0)
     with pytest.raises(ValueError, match="factor=0"):
         bilinear_kernel(2, 0)
+    with pytest.raises(TypeError, match="factor=2.0 must be a positive int, not float"):
+        bilinear_kernel(2, 2.0)
+    with pytest.raises(TypeError, match="like must be a numpy array or a torch tensor"):
+        bilinear_kernel(2, 2, like=[1.0])
+    np.testing.assert_array_equal(bilinear_kernel(np.int64(2), torch.tensor(2)), w)
+
+
+@pytest.mark.parametrize("layout", ODD_LAYOUTS)
+def test_odd_numpy_layouts_give_the_same_result(layout):
+    """Oracle: the same op on the plain C-ordered array (exactly equal)."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 3, 2)), np.ones(2)
+    xo, wo, bo = (odd_layout(a, layout) for a in (x, w, b))
+    calls = [
+        lambda x, w, b: conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        lambda x, w, b: upsample_nearest(x, (2, 3)),
+        lambda x, w, b: bed_of_nails(x, 2),
+        lambda x, w, b: max_unpool2d(*max_pool2d(x, 2, return_indices=True), 2, output_size=(4, 5)),
+        lambda x, w, b: bilinear_kernel(2, 3, like=x),
+    ]
+    for call in calls:
+        out, want = call(xo, wo, bo), call(x, w, b)
+        assert out.dtype == want.dtype == np.float64
+        np.testing.assert_array_equal(out, want)
 
 
 @pytest.mark.parametrize(
@@ -194,3 +226,29 @@ def test_bilinear_kernel_shape_and_values():
 def test_upsample_bad_input_is_named(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: upsample_nearest(None, 2), "x"),
+        (lambda: bed_of_nails([[[[1.0]]]], 2), "x"),
+        (lambda: conv_transpose2d(None, np.zeros((1, 1, 2, 2))), "x"),
+        (lambda: conv_transpose2d(np.zeros((1, 1, 2, 2)), [[[[1.0]]]]), "w"),
+        (lambda: conv_transpose2d(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), [0.0]), "b"),
+        (lambda: max_unpool2d(np.ones((1, 1, 2, 2)), None, 2), "indices"),
+        (lambda: max_unpool2d(None, np.zeros((1, 1, 2, 2), dtype=np.int64), 2), "x"),
+    ],
+)
+def test_none_or_list_is_a_type_error_naming_the_parameter(call, name):
+    with pytest.raises(TypeError, match=rf"^{name} must be a numpy array or a torch tensor"):
+        call()
+
+
+def test_conv_transpose2d_sizes_come_from_shapes():
+    """Oracle: course_lib.shapes.conv_transpose_output_size, and torch's refusals."""
+    x, w = np.ones((1, 1, 3, 4)), np.ones((1, 1, 3, 2))
+    out = conv_transpose2d(x, w, stride=(2, 3), padding=(1, 0), output_padding=(1, 2))
+    assert out.shape == (1, 1, 2 * 2 - 2 + 3 + 1, 3 * 3 + 2 + 2)
+    with pytest.raises(ValueError, match=r"x has shape \(1, 1, 0, 4\), an empty 0x4 map"):
+        conv_transpose2d(np.ones((1, 1, 0, 4)), w)

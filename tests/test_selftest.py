@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+import torch
+
 import course_lib.selftest as selftest
 
 
@@ -63,3 +66,9 @@ def test_version_outside_range_is_reported(monkeypatch):
     report = selftest.environment_report(device="cpu")
     assert [c.name for c in report.failures] == ["package numpy"]
     assert "needs <1.0" in report.failures[0].detail
+
+
+def test_a_device_of_the_wrong_type_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="device=3 must be None, a string"):
+        selftest.environment_report(device=3)
+    assert selftest.environment_report(device=torch.device("cpu")).device == "cpu"

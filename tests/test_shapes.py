@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from course_lib.shapes import (
     conv_mults,
     conv_output_size,
     conv_transpose_output_size,
-    count_params,
+    count_parameters,
     pool_output_size,
     receptive_field,
     same_padding,
@@ -81,8 +82,8 @@ def test_conv_output_size_worked_examples():
         ((5, 3, -1, 1), ValueError, "p (padding)=-1"),
         ((5, 3, 0, 0), ValueError, "s (stride)=0"),
         ((0, 3, 0, 1), ValueError, "n (input size)=0"),
-        ((5.0, 3, 0, 1), TypeError, "must be an int"),
-        ((5, True, 0, 1), TypeError, "must be an int"),
+        ((5.0, 3, 0, 1), TypeError, "n (input size)=5.0 must be a positive int, not float"),
+        ((5, True, 0, 1), TypeError, "f (kernel size)=True must be a positive int, not a bool"),
     ],
 )
 def test_conv_output_size_errors_name_parameter_and_value(args, exc, words):
@@ -167,14 +168,29 @@ def test_receptive_field_matches_gradient_support():
     assert int(rows.max() - rows.min() + 1) == receptive_field(layers)
 
 
-def test_count_params_weights_and_biases():
-    assert count_params(nn.Conv2d(3, 10, 3)) == 280
-    assert count_params(nn.Linear(400, 120)) == 48120
+def test_count_parameters_weights_and_biases_all_or_trainable_only():
+    assert count_parameters(nn.Conv2d(3, 10, 3)) == 280
+    assert count_parameters(nn.Linear(400, 120)) == 48120
     frozen = nn.Linear(4, 2)
     frozen.bias.requires_grad_(False)
-    assert count_params(frozen) == 8
-    with pytest.raises(TypeError, match="torch.nn.Module"):
-        count_params([1, 2])
+    assert count_parameters(frozen) == 10
+    assert count_parameters(frozen, trainable_only=True) == 8
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        count_parameters([1, 2])
+    with pytest.raises(TypeError, match="trainable_only='yes' must be True or False"):
+        count_parameters(frozen, trainable_only="yes")
+
+
+def test_numpy_and_zero_d_torch_integers_count_as_ints():
+    assert conv_output_size(np.int64(7), np.int32(3), s=torch.tensor(2)) == 3
+    assert pool_output_size(np.int64(4), torch.tensor(2)) == 2
+    assert conv_transpose_output_size(np.int64(16), 4, p=np.int8(1), s=2) == 32
+    assert same_padding(np.int64(5)) == 2
+    assert receptive_field([(np.int64(3), torch.tensor(1))] * 2) == 5
+    assert conv_mults((np.int64(192), 28, 28), np.int64(32), np.int64(5), p="same") == 120_422_400
+    for bad in (True, 3.0, np.float32(3), torch.tensor(3.0), None, "3"):
+        with pytest.raises(TypeError, match=r"f \(kernel size\)"):
+            conv_output_size(7, bad)
 
 
 def test_conv_mults_reproduces_inception_figures():
@@ -221,7 +237,7 @@ def test_summary_rows_shapes_params_and_mults_of_lenet():
     assert shapes[0] == (6, 28, 28) and shapes[2] == (6, 14, 14)
     assert shapes[3] == (16, 10, 10) and shapes[5] == (16, 5, 5)
     assert shapes[6] == (400,) and shapes[-1] == (10,)
-    assert s.total_params == count_params(net) == sum(r.params for r in s.rows)
+    assert s.total_params == count_parameters(net) == sum(r.params for r in s.rows)
     assert s.rows[0].mults == conv_mults((3, 32, 32), 6, 5)
     assert s.rows[0].activations == 6 * 28 * 28  # H x W x C values in conv1's output
     assert s.rows[3].mults == conv_mults((6, 14, 14), 16, 5)
@@ -249,7 +265,7 @@ def test_summary_wrong_input_shape_is_a_value_error_naming_it():
         summary(lenet, (1, 32, 32))
     with pytest.raises(ValueError, match=r"input_shape=\(8, 3, 32, 32\) does not fit"):
         summary(lenet, (8, 3, 32, 32))
-    with pytest.raises(TypeError, match="input_shape=32 must be a sequence"):
+    with pytest.raises(TypeError, match="input_shape=32 must be a tuple of sizes"):
         summary(lenet, 32)
 
 

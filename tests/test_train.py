@@ -13,20 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from course_lib.callbacks import ActivationRecorder, EarlyStopping, GradientNormRecorder
+from course_lib.checkpoints import load_checkpoint, save_checkpoint
 from course_lib.data import Augment, load_digits, make_shapes_segmentation
+from course_lib.device import set_seed
 from course_lib.models import fcn, googlenet_small, lenet5
-from course_lib.train import (
-    ActivationRecorder,
-    EarlyStopping,
-    GradientNormRecorder,
-    History,
-    evaluate,
-    fit,
-    load_checkpoint,
-    predict,
-    save_checkpoint,
-    set_seed,
-)
+from course_lib.train import History, evaluate, fit, predict
 
 CPU = torch.device("cpu")
 
@@ -274,12 +266,20 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
         ({"epochs": 1, "optimizer": "sgd"}, TypeError, "optimizer='sgd'"),
         ({"epochs": 1, "scheduler": "step"}, ValueError, "scheduler='step'"),
         ({"epochs": 1, "time_budget_s": -1}, ValueError, "time_budget_s=-1"),
-        ({"epochs": 1, "time_budget_s": "5"}, ValueError, "time_budget_s='5' must be a positive"),
+        ({"epochs": 1, "time_budget_s": "5"}, TypeError, "time_budget_s='5' must be a positive"),
         ({"epochs": 1, "time_budget_s": float("nan")}, ValueError, "time_budget_s=nan"),
-        ({"epochs": 1, "batch_size": True}, ValueError, "batch_size=True must be a positive int"),
-        ({"epochs": 1, "batch_size": 2.0}, ValueError, "batch_size=2.0"),
+        ({"epochs": 1, "batch_size": True}, TypeError, "batch_size=True must be a positive int"),
+        ({"epochs": 1, "batch_size": 2.0}, TypeError, "batch_size=2.0"),
         ({"epochs": 1, "device": "tpu"}, ValueError, "device='tpu' is not a device"),
         ({"epochs": 1, "device": 0}, TypeError, "device=0 must be None, a string"),
+        ({"epochs": 1, "lr": None}, TypeError, "lr=None must be a positive number"),
+        ({"epochs": 1, "lr": -1.0}, ValueError, "lr=-1.0 must be a positive number"),
+        ({"epochs": 1, "lr": 1e300}, ValueError, "lr=1e[+]300 must be a positive number"),
+        ({"epochs": 1, "weight_decay": True}, TypeError, "weight_decay=True must be a number"),
+        ({"epochs": 1, "weight_decay": -0.1}, ValueError, "weight_decay=-0.1 must be a number"),
+        ({"epochs": 1, "loss_fn": "mse"}, TypeError, "loss_fn='mse' must be None"),
+        ({"epochs": 1, "callbacks": object()}, TypeError, "callbacks=<object.* must be a list"),
+        ({"epochs": 1, "callbacks": [1]}, TypeError, r"callbacks=\[1\] must be a list"),
     ],
 )
 def test_fit_bad_arguments(kwargs, exc, pattern):
@@ -369,7 +369,7 @@ def test_fit_augment_metrics_and_checkpoint_on_cuda(tmp_path, digits):
             device=cuda, progress=False)  # fmt: skip
     assert next(model.parameters()).device.type == "cuda" and np.isfinite(h.val_loss[-1])
     logits = predict(model, digits.test, device=cuda)
-    cm = confusion_matrix(logits, digits.test.tensors[1].to(cuda), 10)
+    cm = confusion_matrix(digits.test.tensors[1].to(cuda), logits, 10)
     assert cm.device.type == "cuda" and int(cm.sum()) == len(digits.test)
     path = save_checkpoint(tmp_path / "m.pt", model)
     other = lenet5()
@@ -381,5 +381,32 @@ def test_set_seed_accepts_numpy_integers():
     a = torch.rand(3, generator=set_seed(np.int64(4)))
     b = torch.rand(3, generator=set_seed(4))
     assert torch.equal(a, b)
-    with pytest.raises(ValueError, match="seed=True must be a non-negative int"):
+    with pytest.raises(TypeError, match=r"seed=True must be an int seed in \[0, 2\*\*32 - 1\]"):
         set_seed(True)
+
+
+def test_fit_takes_none_for_no_callbacks_and_numpy_learning_rates():
+    x, y = _tiny(8)
+    torch.manual_seed(0)
+    plain = fit(lenet5(), (x, y), epochs=1, batch_size=4, lr=1e-3, device=CPU, progress=False)
+    torch.manual_seed(0)
+    odd = fit(lenet5(), (x, y), epochs=1, batch_size=4, lr=np.float64(1e-3), callbacks=None,
+              device=CPU, progress=False)  # fmt: skip
+    torch.testing.assert_close(odd.step_loss, plain.step_loss, rtol=1e-6, atol=1e-7)
+
+
+def test_data_the_model_cannot_take_is_named_at_its_first_batch():
+    x, y = _tiny(8)
+    for bad in ([1, 2], (np.float32(1.0), np.int64(2))):
+        with pytest.raises(ValueError, match="train_data inputs is a single number"):
+            fit(lenet5(), bad, epochs=1, device=CPU, progress=False)
+        with pytest.raises(ValueError, match="data inputs is a single number"):
+            evaluate(lenet5(), bad, device=CPU)
+    with pytest.raises(ValueError, match=r"val_data: the model cannot take .* \(8, 32, 32\)"):
+        fit(lenet5(), (x, y), (x[:, 0], y), epochs=1, batch_size=4, device=CPU, progress=False)
+    with pytest.raises(ValueError, match=r"data: the model cannot take .*LeNet-5 expects"):
+        predict(lenet5(), x[:, 0], device=CPU)
+    with pytest.raises(ValueError, match=r"data: the model cannot take"):
+        evaluate(lenet5(), (x[:, :, :8], y), device=CPU)
+    with pytest.raises(TypeError, match="loss_fn=3 must be None"):
+        evaluate(lenet5(), (x, y), loss_fn=3, device=CPU)

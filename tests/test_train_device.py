@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from course_lib.train import get_device, set_seed
+from course_lib.device import get_device, set_seed, torch_threads
 
 
 def test_cpu_can_be_forced_by_environment(monkeypatch):
@@ -45,3 +46,26 @@ def test_set_seed_repeats_random_draws():
 def test_set_seed_rejects_bad_seed():
     with pytest.raises(ValueError, match="seed=-1"):
         set_seed(-1)
+
+
+def test_set_seed_refuses_seeds_numpy_cannot_take_and_takes_numpy_bools():
+    with pytest.raises(ValueError, match=r"seed=4294967296 must be an int seed in \[0, 2\*\*32 - 1\]"):
+        set_seed(2**32)
+    g = set_seed(2**32 - 1, deterministic=np.bool_(False))
+    assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=set_seed(2**32 - 1)))
+    with pytest.raises(TypeError, match="deterministic=1 must be True or False"):
+        set_seed(1, deterministic=1)
+
+
+def test_torch_threads_names_its_parameter_and_refuses_huge_counts():
+    old = torch.get_num_threads()
+    with torch_threads(num_threads=np.int64(1)):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == old
+    with pytest.raises(ValueError, match=r"num_threads=2000 must be an int in \[1, 1024\]"):
+        with torch_threads(2000):
+            pass
+    with pytest.raises(TypeError, match="num_threads=2.5"):
+        with torch_threads(2.5):
+            pass
+    assert torch.get_num_threads() == old

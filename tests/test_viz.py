@@ -446,7 +446,7 @@ def test_interpretation_restores_mode_and_removes_hooks_even_on_error():
         viz.activation_maximization(model, "0", 0, input_shape=(1, 6, 6), norm=-1)
 
 
-def test_receptive_field_matches_autograd_support():
+def test_layer_receptive_field_matches_autograd_support():
     """Autograd is the oracle: with positive weights and inputs (no cancellation), the
     input pixels with a non-zero gradient of one output unit are its receptive field."""
     model = nn.Sequential(
@@ -457,7 +457,7 @@ def test_receptive_field_matches_autograd_support():
     )
     for p in model.parameters():
         nn.init.constant_(p, 0.1)
-    rf = viz.receptive_field(model, "3", (1, 24, 24))
+    rf = viz.layer_receptive_field(model, "3", (1, 24, 24))
     assert rf == viz.ReceptiveField(size=(17, 17), stride=(4, 4), start=(-3, -3))
     x = torch.rand(1, 1, 24, 24, dtype=torch.float64, requires_grad=True) + 0.5
     out = model.double()(x)  # (1, 1, 4, 4)
@@ -469,7 +469,7 @@ def test_receptive_field_matches_autograd_support():
         assert (cols.min().item(), cols.max().item() + 1) == (max(left, 0), min(right, 24))
 
 
-def test_receptive_field_refuses_branching_networks():
+def test_layer_receptive_field_refuses_branching_networks():
     class Shortcut(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -480,7 +480,7 @@ def test_receptive_field_refuses_branching_networks():
             return self.conv(x) + self.skip(x)
 
     with pytest.raises(ValueError, match="cannot trace the receptive field"):
-        viz.receptive_field(Shortcut(), "", (1, 8, 8))
+        viz.layer_receptive_field(Shortcut(), "", (1, 8, 8))
 
 
 PLUS = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])

@@ -95,10 +95,19 @@ def test_activation_app_redraws_when_controls_change():
     assert "leaky_relu on [-4, 2]" in app.message
 
 
-def test_activation_app_reports_an_empty_range_instead_of_raising():
+def test_activation_app_range_cannot_close_and_slope_is_only_for_leaky_relu():
     app = activation_app()
-    app.controls["x_range"].value = (2.0, 2.0)
-    assert "is empty" in app.message and app.result is None
+    app.controls["x_range"].value = (2.0, 2.0)  # the slider opens itself to one step
+    assert app.controls["x_range"].value == (2.0, 2.5) and app.result is not None
+    app.controls["x_range"].value = (20.0, 20.0)
+    assert app.controls["x_range"].value == (19.5, 20.0) and app.result is not None
+    assert app.controls["slope"].disabled  # the sigmoid has no slope to set
+    app.controls["name"].value = "leaky_relu"
+    assert not app.controls["slope"].disabled
+    app.controls["name"].value = "relu"
+    assert app.controls["slope"].disabled
+    with pytest.raises(ValueError, match="is empty"):
+        draw_activation("sigmoid", (2.0, 2.0))  # the draw function still says why
 
 
 def test_gradient_norms_figure_and_result():

@@ -9,10 +9,10 @@ from course_lib.filters import kernel
 from course_lib.widgets.intro import draw_patch, patch_app
 from course_lib.widgets.kernels import (
     CUSTOM,
+    correlation_step_app,
     draw_correlation_step,
     draw_filtered,
     kernel_explorer_app,
-    sliding_window_app,
 )
 
 SMALL = np.linspace(0, 1, 40 * 30).reshape(40, 30)
@@ -83,8 +83,8 @@ def test_draw_filtered_is_pure_and_summarises():
         draw_filtered(SMALL, np.full((3, 3), np.inf))
 
 
-def test_sliding_window_app_shows_each_output_number():
-    app = sliding_window_app()
+def test_correlation_step_app_shows_each_output_number():
+    app = correlation_step_app()
     assert app.result == pytest.approx(0.0)
     first = app.png
     app.controls["col"].value = 1
@@ -95,12 +95,17 @@ def test_sliding_window_app_shows_each_output_number():
         draw_correlation_step(SMALL[:5, :5], np.ones((2, 2)), row=4, col=0)
 
 
-def test_patch_app_moves_and_rejects_a_square_off_the_photo():
+def test_patch_app_moves_and_keeps_the_square_on_the_photo():
     app = patch_app(SMALL, size=4)
     before = app.result
     app.controls["row"].value = 0
     assert app.result != before and "4x4 square at row 0" in app.result
-    app.controls["row"].value = 39
-    assert "does not fit" in app.message and app.result is None
+    app.controls["row"].value = 39  # the slider stops where the square still fits: 40 - 4
+    assert app.controls["row"].value == 36 and "4x4 square at row 36" in app.result
+    app.controls["size"].value = 10  # a larger square moves the row back first
+    assert app.controls["row"].value == 30 and "10x10 square at row 30" in app.result
+    assert app.controls["size"].max == 12  # MAX_SIZE, less than the 30-pixel side
+    with pytest.raises(ValueError, match="does not fit"):
+        draw_patch(SMALL, row=39, col=0, size=4)  # the draw function still says why
     fig, sentence = draw_patch(SMALL, row=0, col=0, size=2)
     assert f"{SMALL[:2, :2].mean():.2f}" in sentence

@@ -93,8 +93,14 @@ def test_feature_maps_reject_bad_settings(model, digits):
         draw_feature_maps(model, *digits, index=99, device="cpu")
     with pytest.raises(ValueError, match="layer='fc1'"):
         draw_feature_maps(model, *digits, layer="fc1", device="cpu")
-    with pytest.raises(ValueError, match="labels has 3 entries"):
+    with pytest.raises(ValueError, match=r"labels has shape \(3,\) but images has 12 images"):
         feature_maps_app(model, digits[0], digits[1][:3])
+    with pytest.raises(TypeError, match="images must be a torch tensor"):
+        draw_feature_maps(model, None, device="cpu")
+    with pytest.raises(TypeError, match="index=1.0 must be"):
+        draw_feature_maps(model, *digits, index=1.0, device="cpu")
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        feature_maps_app(None, *digits)
 
 
 def _history(acc: list[float]) -> History:
@@ -114,6 +120,8 @@ def test_training_curves_app_switches_metric_and_run():
     assert app.png != png and "train 0.100" in app.message
     app.controls["run"].value = "B"
     assert "A:" not in app.message and "train 0.400" in app.message
+    single = training_curves_app({"A": runs["A"]})  # "all" would be the same picture
+    assert "run" not in single.controls and "A: after 3 epochs" in single.message
 
 
 def test_training_curves_reject_unknown_settings():
@@ -149,3 +157,5 @@ def test_confusion_app_switches_run_and_normalisation():
     app.controls["run"].value = "shifted"
     assert "accuracy 0.0%" in app.message
     assert "(5 times)" in app.message
+    single = confusion_app({"perfect": target.clone()}, target)  # one option: no dropdown
+    assert list(single.controls) == ["normalize"] and "accuracy 100.0%" in single.message

@@ -47,8 +47,17 @@ def test_window_view_states_the_formula_with_numbers():
 def test_bad_cells_and_types_are_refused():
     with pytest.raises(ValueError, match="cell=9"):
         window_for_cell(7, 3, 0, 2, 9)
-    with pytest.raises(TypeError, match="n="):
+    with pytest.raises(TypeError, match=r"n \(input size\)=7.0"):
         window_for_cell(7.0, 3, 0, 1, 0)
+    with pytest.raises(TypeError, match="cell=None"):
+        window_for_cell(7, 3, 0, 1, None)
+    with pytest.raises(ValueError, match="more than the 64"):
+        draw_sliding_window(n=70, f=3)
+    with pytest.raises(ValueError, match="more than the 4096"):
+        coverage_counts(10, 3, p=2**40)
+    assert window_for_cell(np.int64(7), 3, torch.tensor(0), 2, np.int32(1)) == window_for_cell(
+        7, 3, 0, 2, 1
+    )
     with pytest.raises(ValueError, match="kernel"):
         draw_sliding_window(n=3, f=5, p=0, s=1, cell=0)
 
@@ -73,16 +82,19 @@ def test_app_keeps_the_cell_inside_a_shrinking_output():
     assert app.result is not None and app.result.out == 2 and app.result.row * 2 + app.result.col == 3
 
 
-@pytest.mark.parametrize(
-    ("changes", "words"),
-    [({"s": 0}, "stride"), ({"n": 3, "f": 7}, "larger than the padded input")],
-)
-def test_app_says_why_a_setting_is_invalid(changes, words):
-    app = sliding_window_app()
-    for name, value in changes.items():
-        png = app.png
-        app.controls[name].value = value
-    assert app.result is None and words in app.message
-    assert app.png == png  # the last valid picture stays
-    app.controls["s"].value, app.controls["n"].value, app.controls["f"].value = 1, 7, 3
-    assert app.result is not None and app.result.out == conv_output_size(7, 3)
+def test_app_sliders_reach_only_valid_settings():
+    app = sliding_window_app(n=7, f=7, p=0, s=1)
+    assert app.controls["s"].min == 1 and app.controls["f"].max == 7
+    app.controls["n"].value = 3  # the kernel slider stops at n + 2p and moves f back
+    assert app.controls["f"].max == 3 and app.controls["f"].value == 3
+    assert app.result is not None and app.result.out == conv_output_size(3, 3) and not app.message.startswith("kernel")
+    app.controls["p"].value = 2  # padding makes room again: n + 2p = 7
+    assert app.controls["f"].max == 7
+    app.controls["f"].value = 7
+    assert app.result.out == conv_output_size(3, 7, p=2)
+    with pytest.raises(ValueError, match=r"s=0 must be an int in \[1, 4\]"):
+        sliding_window_app(s=0)
+    with pytest.raises(ValueError, match=r"f=7 must be an int in \[1, 3\]"):
+        sliding_window_app(n=3, f=7)
+    with pytest.raises(ValueError, match="stride"):
+        draw_sliding_window(n=7, f=3, p=0, s=0, cell=0)  # the draw function still says why

@@ -104,8 +104,10 @@ def test_pooling_app_changes_picture_and_reports_bad_settings():
     app.controls["stride"].value = 4
     assert app.result.out_shape == (32, 32, 3)
     small = pooling_app(image=np.zeros((8, 8, 3)), device="cpu")
-    small.controls["size"].value = 9
-    assert small.result is None and "does not fit" in small.message
+    small.controls["size"].value = 9  # the window slider stops at the image's side
+    assert small.controls["size"].max == 8 and small.result.out_shape == (1, 1, 3)
+    with pytest.raises(ValueError, match="does not fit"):
+        draw_pooling(size=9, image=np.zeros((8, 8, 3)), device="cpu")
 
 
 def test_pooling_rejects_unknown_kind():

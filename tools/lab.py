@@ -5,6 +5,11 @@ this process, so a user or system Jupyter config that empties the token (or open
 the server to other addresses) cannot switch authentication off, and the token never
 shows in ``ps``. Jupyter hides a token it did not generate itself, so the full
 address is printed here.
+
+JupyterLab reads its app-level settings defaults from ``tools/lab_settings/overrides.json``
+(``--LabApp.app_settings_dir``), which answers "Never" to the first-run question "Would you
+like to get notified about official Jupyter news?": the course runs offline and a learner's
+first screen should be the lesson. A learner's own settings still win over these defaults.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ import argparse
 import os
 import secrets
 import sys
+from pathlib import Path
+
+# overrides.json: JupyterLab's app-level settings defaults for the course (no news pop-up)
+LAB_SETTINGS = Path(__file__).resolve().parent / "lab_settings"
 
 
 def lab_arguments(port: int, root: str, token: str, open_path: str | None) -> list[str]:
@@ -24,6 +33,7 @@ def lab_arguments(port: int, root: str, token: str, open_path: str | None) -> li
         f"--ServerApp.root_dir={root}",
         f"--IdentityProvider.token={token}",
         "--ServerApp.password=",
+        f"--LabApp.app_settings_dir={LAB_SETTINGS}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--allow-root")  # JupyterLab refuses root without it (CI, containers)

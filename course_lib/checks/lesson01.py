@@ -10,16 +10,20 @@
 
 The expected answers are computed with the library (:func:`course_lib.filters.filter_image`,
 which calls :func:`course_lib.ops.conv2d`), never typed in by hand, except the
-6x6 example's, which the lesson works out on paper.
+6x6 example's, which the lesson works out on paper. Each function check has a case whose
+answer has fractions (a crop of the lesson's photo, a kernel of fractions), so an output
+created with an integer dtype fails, and a non-square one, so swapped axes fail.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from course_lib.checks import Case, CheckResult, Mistake, check_function, check_value
+from course_lib.data import load_photo
 from course_lib.filters import filter_image, kernel
 
 __all__ = ["check_cross_correlation", "check_flip", "check_sobel_horizontal"]
@@ -33,6 +37,13 @@ _ker_asym = np.array([[1.0, 2, 0], [0, -1, 3], [-2, 0, 1]])
 _img_4x6 = _RNG.integers(-5, 6, size=(4, 6)).astype(np.float64)
 _ker_2x3 = np.array([[1.0, 0, -2], [3, 1, 0]])
 _img_3x3 = np.arange(9.0).reshape(3, 3)
+
+
+@cache
+def _photo_crop() -> np.ndarray:
+    """A 12x15 crop of the lesson's grey photo (values in [0, 1], not whole numbers)."""
+    return load_photo("china", grey=True)[200:212, 300:315].copy()
+
 
 _CC_CASES = [
     Case(
@@ -58,6 +69,18 @@ _CC_CASES = [
 ]
 
 
+def _cc_cases() -> list[Case]:
+    """The cases above plus a 12x15 photo crop with the horizontal Sobel kernel, whose
+    answer (10x13) has fractions and is shown as a picture when it is wrong."""
+    crop = _photo_crop()
+    photo = Case(
+        "a 12x15 crop of the photo with the horizontal Sobel kernel",
+        (crop, kernel("sobel_horizontal")),
+        expected=filter_image(crop, kernel("sobel_horizontal")),
+    )
+    return [*_CC_CASES, photo]
+
+
 def _valid(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return filter_image(np.asarray(image, float), np.asarray(weights, float))
 
@@ -75,7 +98,25 @@ def _zero_padded_same(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return _valid(padded, weights)
 
 
+def _matmul_windows(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``np.sum(window @ kernel)`` at every position (raises, as numpy does, when the
+    kernel is not square)."""
+    image, weights = np.asarray(image, float), np.asarray(weights, float)
+    kh, kw = weights.shape
+    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] @ weights)
+    return out
+
+
 _CC_MISTAKES = [
+    Mistake(
+        "you multiplied the window and the kernel with @ (or np.dot): that is matrix "
+        "multiplication, rows times columns. Cross-correlation multiplies matching entries "
+        "and adds them up: np.sum(window * kernel), with the elementwise *.",
+        _matmul_windows,
+    ),
     Mistake(
         "you flipped the kernel (or indexed it backwards, kernel[-u, -v]): that is the true "
         "convolution of maths books. Deep learning's 'convolution' is cross-correlation: "
@@ -113,9 +154,10 @@ def check_cross_correlation(fn: Any) -> CheckResult:
     """Exercise 1.1: ``fn(image, kernel)`` is the valid 2-D cross-correlation.
 
     image: (H, W); kernel: (KH, KW); the answer: (H-KH+1, W-KW+1). Cases include a
-    non-square image and a non-square kernel, so swapped rows and columns show up.
+    non-square image and a non-square kernel, so swapped rows and columns show up, and
+    a photo crop whose answer has fractions.
     """
-    return check_function("Exercise 1.1", fn, _CC_CASES, mistakes=_CC_MISTAKES)
+    return check_function("Exercise 1.1", fn, _cc_cases(), mistakes=_CC_MISTAKES)
 
 
 # ---------------------------------------------------------------- Exercise 1.2
@@ -145,26 +187,31 @@ _SOBEL_MISTAKES = [
         "that is the Scharr kernel (3, 10, 3): Sobel's weights are 1, 2, 1.",
         lambda: kernel("scharr_horizontal"),
     ),
+    Mistake(
+        "you normalised the kernel (divided by 4, the sum of its positive weights). That "
+        "only rescales the response; the exercise asks for Sobel's own weights, 1, 2, 1 "
+        "on top and -1, -2, -1 below.",
+        lambda: kernel("sobel_horizontal") / 4,
+    ),
+    Mistake(
+        "you divided the kernel by 8 (the sum of its absolute weights). That only "
+        "rescales the response; the exercise asks for Sobel's own weights, 1, 2, 1 on top "
+        "and -1, -2, -1 below.",
+        lambda: kernel("sobel_horizontal") / 8,
+    ),
 ]
-
-
-def _as_array(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        try:
-            return np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return value
-    return value
 
 
 def check_sobel_horizontal(value: Any) -> CheckResult:
     """Exercise 1.2: the (3, 3) horizontal Sobel kernel, positive for bright-above-dark.
 
-    Accepts a numpy array, a torch tensor or a nested list.
+    Accepts a numpy array or a torch tensor of any dtype (the weights are whole numbers,
+    so an integer array is right); a nested list is refused with a hint, as the exercise
+    asks for an array.
     """
     return check_value(
         "Exercise 1.2",
-        _as_array(value),
+        value,
         kernel("sobel_horizontal"),
         mistakes=_SOBEL_MISTAKES,
         label="your kernel",
@@ -185,6 +232,11 @@ _FLIP_CASES = [
     ),
     Case(
         "the vertical Sobel kernel", (kernel("sobel_vertical"),), expected=-kernel("sobel_vertical")
+    ),
+    Case(
+        "a 2x4 kernel of fractions",
+        (np.array([[0.25, -1.5, 0.125, 2.0], [-0.75, 0.5, 1.25, -0.0625]]),),
+        expected=np.array([[-0.0625, 1.25, 0.5, -0.75], [2.0, 0.125, -1.5, 0.25]]),
     ),
 ]
 _FLIP_MISTAKES = [

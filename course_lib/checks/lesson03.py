@@ -5,16 +5,20 @@
 * Exercise 3.3 - :func:`check_conv_1x1`: a 1x1 convolution mixing the channels of a volume.
 
 Each check runs the learner's function on several cases and recognises the mistakes
-learners really make (see the ``Mistake`` lists), each with its own hint.
+learners really make (see the ``Mistake`` lists), each with its own hint. The array
+checks have cases whose answers have fractions (a photo crop, random normal volumes) and
+non-square ones; the pooling cases include windows that differ from the stride.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from course_lib.checks import Case, CheckResult, Mistake, check_function
+from course_lib.data import load_photo
 
 __all__ = ["check_conv_1x1", "check_conv_layer_params", "check_max_pool"]
 
@@ -33,6 +37,7 @@ PARAM_CASES = (
     Case("37x37x10 input, 20 filters of 5x5", ((37, 37, 10), 5, 20), expected=5020),
     Case("32x32x3 input, 6 filters of 5x5", ((32, 32, 3), 5, 6), expected=456),
     Case("6x6x32 input, 5 filters of 1x1", ((6, 6, 32), 1, 5), expected=165),
+    Case("a 12x8x4 input (not square), 7 filters of 3x3", ((12, 8, 4), 3, 7), expected=259),
 )
 
 PARAM_MISTAKES = (
@@ -68,6 +73,29 @@ PARAM_MISTAKES = (
         "one bias per filter, not one per layer: add n_filters biases, not 1.",
         lambda shape, f, k: f * f * shape[2] * k + 1,
     ),
+    Mistake(
+        "one bias per filter, not one per input channel: a filter's f*f*C products are "
+        "summed into one number, and one bias is added to that, (f*f*C + 1) per filter.",
+        lambda shape, f, k: (f * f + 1) * shape[2] * k,
+    ),
+    Mistake(
+        "you read the channels from input_shape[0], which is the height here: the "
+        "course's shapes are (H, W, C), so C is input_shape[2] (or input_shape[-1]). "
+        "(torch's tensors are (C, H, W): that is a different convention.)",
+        lambda shape, f, k: (f * f * shape[0] + 1) * k,
+    ),
+    Mistake(
+        "you gave every filter one weight per input value (H*W*C), as a fully connected "
+        "layer would. A conv filter sees only an f x f x C window, reused at every "
+        "position: f*f*C weights, whatever H and W are.",
+        lambda shape, f, k: (shape[0] * shape[1] * shape[2] + 1) * k,
+    ),
+    Mistake(
+        "you gave every filter one weight per input value (H*W*C), as a fully connected "
+        "layer would, and left out the biases. A conv filter sees only an f x f x C "
+        "window: f*f*C weights and one bias.",
+        lambda shape, f, k: shape[0] * shape[1] * shape[2] * k,
+    ),
 )
 
 
@@ -81,11 +109,14 @@ def check_conv_layer_params(fn: Any) -> CheckResult:
 # --------------------------------------------------------------------------------------
 # Exercise 3.2: max pooling by hand
 # --------------------------------------------------------------------------------------
-def _pool(x: np.ndarray, f: int, s: int, reduce, *, ceil: bool = False) -> np.ndarray:
+def _pool(x: np.ndarray, f: int, s: int, reduce, *, ceil: bool = False,
+          short: bool = False) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     h, w = x.shape
     if ceil:  # keeps a last, partial window (the mistake)
         oh, ow = -(-(h - f) // s) + 1, -(-(w - f) // s) + 1
+    elif short:  # window starts range(0, n - f, s): the last start, n - f, is missed
+        oh, ow = len(range(0, h - f, s)), len(range(0, w - f, s))
     else:
         oh, ow = (h - f) // s + 1, (w - f) // s + 1
     out = np.empty((oh, ow))
@@ -99,6 +130,12 @@ def _grid(seed: int, shape: tuple[int, int]) -> np.ndarray:
     return np.random.default_rng(seed).integers(-9, 10, size=shape).astype(np.float64)
 
 
+@cache
+def _photo_crop() -> np.ndarray:
+    """A 12x15 crop of lesson 01's grey photo: values in [0, 1], not whole numbers."""
+    return load_photo("china", grey=True)[120:132, 410:425].copy()
+
+
 POOL_CASES = (
     Case(
         "4x4, f=2, s=2",
@@ -110,10 +147,16 @@ POOL_CASES = (
     Case("random 5x7, f=3, s=2", (_grid(3, (5, 7)), 3, 2)),
     Case("random 5x5, f=2, s=2 (one row and column left over)", (_grid(4, (5, 5)), 2, 2)),
 )
-POOL_CASES = tuple(
-    Case(c.label, c.args, expected=_pool(c.args[0], c.args[1], c.args[2], np.max))
-    for c in POOL_CASES
-)
+
+
+def _pool_cases() -> tuple[Case, ...]:
+    """The cases above plus a 12x15 photo crop pooled with f=3, s=2 (a 5x7 answer with
+    fractions, shown as a picture when it is wrong); the answers come from :func:`_pool`."""
+    cases = (*POOL_CASES, Case("a 12x15 photo crop, f=3, s=2", (_photo_crop(), 3, 2)))
+    return tuple(
+        Case(c.label, c.args, expected=_pool(c.args[0], c.args[1], c.args[2], np.max))
+        for c in cases
+    )
 
 POOL_MISTAKES = (
     Mistake(
@@ -138,12 +181,18 @@ POOL_MISTAKES = (
         "that is the sum of each window; max pooling keeps the largest value.",
         lambda x, f, s: _pool(x, f, s, np.sum),
     ),
+    Mistake(
+        "your output misses the last window: range(0, n - f, s) stops before n - f, the "
+        "last start that still fits. Use range(0, n - f + 1, s), or count the windows as "
+        "(n - f) // s + 1 (Exercise 1.1 has the same +1).",
+        lambda x, f, s: _pool(x, f, s, np.max, short=True),
+    ),
 )
 
 
 def check_max_pool(fn: Any) -> CheckResult:
     """Exercise 3.2: ``fn(x, f, s) -> array`` pools a 2-D array with window f, stride s."""
-    return check_function("Exercise 3.2 (max pooling)", fn, POOL_CASES, mistakes=POOL_MISTAKES)
+    return check_function("Exercise 3.2 (max pooling)", fn, _pool_cases(), mistakes=POOL_MISTAKES)
 
 
 # --------------------------------------------------------------------------------------
@@ -194,6 +243,13 @@ CONV_1X1_MISTAKES = (
     Mistake(
         "this exercise asks for the linear part only (weights and bias); leave the ReLU out.",
         lambda v, w, b: np.maximum(_conv_1x1(v, w, b), 0.0),
+    ),
+    Mistake(
+        "volume @ weights multiplies (H, W, C) by (K, C): numpy pairs the volume's last "
+        "axis (C) with the weights' first (K), and those sizes differ. Each row of "
+        "weights is one filter, so transpose it: volume @ weights.T is "
+        "(H, W, C) @ (C, K) -> (H, W, K).",
+        lambda v, w, b: v @ w + b,
     ),
 )
 

@@ -14,10 +14,15 @@ learners really make, each with its own feedback.
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import numpy as np
+import torch
 
+from course_lib import ops
 from course_lib.checks import Case, CheckResult, Mistake, check_function, check_value, same_value
+from course_lib.ops import sigmoid, sigmoid_grad
+from course_lib.validate import is_number
 
 __all__ = [
     "check_leaky_relu",
@@ -28,8 +33,6 @@ __all__ = [
 
 
 def _sig(x: np.ndarray) -> np.ndarray:
-    from course_lib.ops import sigmoid
-
     return sigmoid(np.asarray(x, dtype=np.float64))
 
 
@@ -39,6 +42,17 @@ def _inputs() -> list[tuple[str, np.ndarray]]:
         ("saturated inputs +-8, +-15", np.array([-15.0, -8.0, 0.5, 8.0, 15.0])),
         ("a 2x3 array", np.array([[-2.0, -0.25, 0.0], [0.25, 2.0, 4.0]])),
     ]
+
+
+def _float32_precision(got: Any, expected: Any, *args: Any) -> bool:
+    """A float64 answer that is right only to float32's precision (computed in float32)."""
+    if isinstance(got, torch.Tensor):
+        if got.dtype != torch.float64:
+            return False
+        got = got.detach().cpu().numpy()
+    if not (isinstance(got, np.ndarray) and got.dtype == np.float64):
+        return False
+    return same_value(got.astype(np.float32), expected) is None
 
 
 SIGMOID_DERIVATIVE_MISTAKES = [
@@ -60,22 +74,41 @@ SIGMOID_DERIVATIVE_MISTAKES = [
         "you returned 1 - sigma(x): multiply it by sigma(x) as well.",
         lambda x: 1 - _sig(x),
     ),
+    Mistake(
+        "your values were computed in float32 and handed back as float64. For x = 8 or 15, "
+        "z = sigma(x) is within 1e-3 of 1, and 1 - z subtracts two nearly equal numbers: "
+        "float32 keeps about 7 digits of z, so 1 - z keeps only a few (one, at x = 15): "
+        "cancellation. "
+        "Compute in float64 (a numpy array of floats already is), or return the float32 "
+        "result itself: the check then allows float32's rounding.",
+        matches=_float32_precision,
+    ),
 ]
 
 
 def check_sigmoid_derivative(fn) -> CheckResult:
     """Exercise 4.1: ``fn(x)`` returns sigma'(x) elementwise, same shape as ``x``."""
-    from course_lib.ops import sigmoid_grad
-
     cases = [Case(label, (x,), expected=sigmoid_grad(x)) for label, x in _inputs()]
     return check_function("Exercise 4.1", fn, cases, mistakes=SIGMOID_DERIVATIVE_MISTAKES)
 
 
+def _grid_missed_zero(got: Any, expected: Any) -> bool:
+    """Just below the peak: the maximum over a grid that never evaluates x = 0."""
+    return is_number(got) and 0.2 < float(got) < float(expected)
+
+
 SIGMOID_MAX_MISTAKES = [
     Mistake(
-        "0.235 is a figure some notes quote, and it is wrong. The slope peaks at x = 0, "
+        "0.235 is not the maximum (it is sigma'(x) at x = 0.5). The slope peaks at x = 0, "
         "where sigma(0) = 0.5, so sigma'(0) = 0.5 * (1 - 0.5) = 0.25.",
         lambda: 0.235,
+    ),
+    Mistake(
+        "your number is a little below the peak: a grid maximum whose grid never "
+        "evaluates x = 0 exactly (np.linspace(-10, 10, 200) steps over it, from -0.05 to "
+        "0.05). The slope peaks at x = 0: include 0 in the grid (np.linspace(-10, 10, "
+        "2001) does), or compute sigma'(0) = 0.5 * (1 - 0.5).",
+        matches=_grid_missed_zero,
     ),
     Mistake(
         "0.5 is sigma(0), the function's value at 0; the question asks for its slope "
@@ -94,8 +127,6 @@ def check_sigmoid_derivative_max(value) -> CheckResult:
 
     Accepted to a relative tolerance of 1e-4, so a maximum read off a fine grid passes.
     """
-    from course_lib.ops import sigmoid_grad
-
     expected = float(np.max(sigmoid_grad(np.array([0.0]))))
     return check_value(
         "Exercise 4.2",
@@ -108,8 +139,6 @@ def check_sigmoid_derivative_max(value) -> CheckResult:
 
 
 def _leaky_cases(fn_name: str) -> list[Case]:
-    from course_lib import ops
-
     reference = getattr(ops, fn_name)
     x = np.array([-4.0, -0.5, 0.0, 0.5, 4.0])
     grid = np.array([[-3.0, -1.0, 2.0], [0.0, -0.1, 1.5]])

@@ -5,12 +5,12 @@ Two questions, each answered by a pure function that returns its numbers:
 * **Does LeNet-5 learn digits quickly on a CPU?** :func:`train_lenet` trains
   :func:`course_lib.models.lenet5` on the course digits (scikit-learn's 1,797
   handwritten digits upscaled to 32x32, a fixed split, see
-  :func:`course_lib.data.load_digits`) with :func:`course_lib.train.fit` under a
-  time budget, and measures accuracy on the held-out test digits. The claim: at
+  :func:`course_lib.data.load_digits`) by lesson 05's recipe
+  (:data:`course_lib.recipes.LENET_RECIPE`) under a time budget, and measures accuracy on the held-out test digits. The claim: at
   least 97% within 60 s of CPU training.
-* **Which layers matter: convolutions or hidden fully connected layers?** The seed
-  notes (001) report that removing a CNN's convolutional layers costs much accuracy,
-  while removing its fully connected (MLP) layers costs little.
+* **Which layers matter: convolutions or hidden fully connected layers?** The claim
+  tested: removing a CNN's convolutional layers costs much accuracy, while removing
+  its fully connected (MLP) layers costs little.
   :func:`deep_or_not_experiment` trains three networks (:data:`VARIANTS`,
   built by :func:`build_variant`) with the same recipe, data and seed:
 
@@ -22,127 +22,46 @@ Two questions, each answered by a pure function that returns its numbers:
     FC 120 -> FC 84 -> FC 10 (134,014 parameters, more than twice LeNet-5's).
 
   The data are the same digits, shrunk to 16x16 and placed at a random (fixed,
-  seeded) position on a 32x32 canvas (:func:`place_anywhere`), so the network
+  seeded) position on a 32x32 canvas (:func:`course_lib.data.place_anywhere`), so the network
   cannot rely on a digit always covering the same pixels. The claim: the "no conv"
   network loses at least ``margin`` (5 percentage points by default) more test
   accuracy than the "no hidden FC" network.
 
-Training uses Adam with a one-cycle learning-rate schedule by default (``optimizer=
-"sgd"`` gives SGD with momentum 0.9 instead): on a 60 s budget Adam is the less
+Every setting of a run is one :class:`course_lib.recipes.Recipe`: Adam with a
+one-cycle learning-rate schedule by default (``recipe.replace(optimizer="sgd",
+lr=0.03)`` gives SGD with momentum 0.9 instead): on a 60 s budget Adam is the less
 fussy choice about the learning rate. Each run uses one intra-op CPU thread by default
 (``num_threads=1``): on a shared 2-core machine, two threads per process wait on each
 other and a training step can take ten times longer.
 
-Source: lesson 05 ("Building and training a CNN"), seeds 001 ("Deep or not?",
-"Backpropagation + SGD with momentum") and 004 (LeNet-5, 32x32 -> ... -> 10);
-LeCun et al. (1998), "Gradient-based learning applied to document recognition".
+Source: lesson 05 ("Building and training a CNN"); LeCun et al. (1998), "Gradient-based learning applied to document recognition".
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
 
-from course_lib.data import Augment, DataSplits, load_digits
+from course_lib.data import DataSplits, load_digits, load_digits_anywhere
+from course_lib.device import resolve_device, set_seed, torch_threads
 from course_lib.models import lenet5
-from course_lib.shapes import count_params
-from course_lib.train import History, evaluate, fit, get_device, predict, set_seed
+from course_lib.recipes import LENET_RECIPE, Recipe, train_with
+from course_lib.shapes import count_parameters
+from course_lib.train import History, predict
+from course_lib.validate import check_bool, check_number
 
 __all__ = [
-    "DEFAULT_AUGMENT",
     "VARIANTS",
     "DeepOrNotResult",
     "LeNetRun",
     "build_variant",
     "deep_or_not_experiment",
-    "load_digits_anywhere",
-    "place_anywhere",
-    "torch_threads",
     "train_lenet",
-    "train_model",
 ]
 
 VARIANTS = ("LeNet-5", "no hidden FC", "no conv")
-OPTIMIZERS = ("adam", "sgd")
-# Small random rotations and shifts of each training batch (lesson 08 explains why
-# this helps); the test digits are never changed.
-DEFAULT_AUGMENT = Augment(degrees=10.0, shift=0.08)
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op torch threads, then restore the old setting.
-
-    ``None`` leaves torch's setting alone.
-    """
-    if n is None:
-        yield
-        return
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"num_threads={n!r} must be a positive int or None")
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def _optimizer(name: str, lr: float):
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer={name!r} is not one of {OPTIMIZERS}")
-    if not isinstance(lr, int | float) or isinstance(lr, bool) or not lr > 0:
-        raise ValueError(f"lr={lr!r} must be a positive number")
-    if name == "adam":
-        return functools.partial(torch.optim.Adam, lr=lr)
-    return functools.partial(torch.optim.SGD, lr=lr, momentum=0.9)
-
-
-def train_model(
-    model: nn.Module,
-    data: DataSplits,
-    *,
-    epochs: int = 30,
-    lr: float = 3e-3,
-    optimizer: str = "adam",
-    batch_size: int = 64,
-    augment: Augment | None = None,
-    time_budget_s: float | None = 60.0,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    num_threads: int | None = 1,
-    progress: bool = False,
-) -> tuple[History, float]:
-    """The lesson's training recipe: ``fit`` on ``data.train``, validated on ``data.val``.
-
-    One-cycle learning-rate schedule peaking at ``lr``; Adam or SGD with momentum 0.9.
-    Returns the :class:`~course_lib.train.History` and the accuracy on ``data.test``.
-    The model is trained in place; initialise it (after ``set_seed``) before calling.
-    """
-    device = get_device() if device is None else torch.device(device)
-    with torch_threads(num_threads):
-        history = fit(
-            model,
-            data.train,
-            data.val,
-            epochs=epochs,
-            optimizer=_optimizer(optimizer, lr),
-            scheduler="onecycle",
-            batch_size=batch_size,
-            transform=augment,
-            time_budget_s=time_budget_s,
-            seed=seed,
-            device=device,
-            progress=progress,
-        )
-        test = evaluate(model, data.test, device=device)
-    return history, test["accuracy"]
 
 
 # --------------------------------------------------------------------------- experiment 1
@@ -175,7 +94,7 @@ class LeNetRun:
     def claim_holds(self) -> bool:
         return self.test_accuracy >= self.target_accuracy and self.within_budget
 
-    def summary(self) -> str:
+    def sentence(self) -> str:
         """The outcome as one sentence; no timings, so a rerun prints the same line."""
         stop = ", stopped by the time budget" if self.history.stopped_early else ""
         budget = "within" if self.within_budget else "NOT within"
@@ -199,47 +118,38 @@ class LeNetRun:
 
 def train_lenet(
     data: DataSplits | None = None,
+    recipe: Recipe = LENET_RECIPE,
     *,
-    epochs: int = 30,
-    time_budget_s: float = 60.0,
-    lr: float = 3e-3,
-    optimizer: str = "adam",
-    augment: Augment | None = DEFAULT_AUGMENT,
     target_accuracy: float = 0.97,
-    seed: int = 0,
     device: torch.device | str | None = None,
-    num_threads: int | None = 1,
     progress: bool = False,
 ) -> LeNetRun:
-    """Experiment 1: train a fresh LeNet-5 (seeded) on digits within ``time_budget_s``.
+    """Experiment 1: train a fresh LeNet-5 (seeded by ``recipe.seed``) on digits by ``recipe``.
 
     ``data`` defaults to :func:`course_lib.data.load_digits` (1,257 train, 180
-    validation, 360 test images of shape (1, 32, 32)). Deterministic for a given seed
-    as long as the budget does not cut training short.
+    validation, 360 test images of shape (1, 32, 32)); ``recipe`` to lesson 05's
+    :data:`~course_lib.recipes.LENET_RECIPE`. The claim: ``target_accuracy`` within the
+    recipe's time budget. Deterministic for a given seed as long as the budget does not
+    cut training short.
     """
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
+    target_accuracy = check_number(
+        "target_accuracy", target_accuracy, positive=True, maximum=1.0, what="a fraction in (0, 1]"
+    )
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe is a {type(recipe).__name__}; expected a course_lib.recipes.Recipe")
+    if recipe.time_budget_s is None:
+        raise ValueError("recipe.time_budget_s=None: the claim is about a time budget; set one")
+    _check_data(data)
+    progress = check_bool("progress", progress)
     if data is None:
         data = load_digits(device=device)
-    if not 0.0 < target_accuracy <= 1.0:
-        raise ValueError(f"target_accuracy={target_accuracy!r} must lie in (0, 1]")
     in_channels = data.train.tensors[0].shape[1]
-    set_seed(seed)
+    set_seed(recipe.seed)
     model = lenet5(in_channels=in_channels, num_classes=len(data.classes))
-    history, accuracy = train_model(
-        model,
-        data,
-        epochs=epochs,
-        lr=lr,
-        optimizer=optimizer,
-        augment=augment,
-        time_budget_s=time_budget_s,
-        seed=seed,
-        device=device,
-        num_threads=num_threads,
-        progress=progress,
-    )
+    history, accuracy = train_with(model, data, recipe, device=device, progress=progress)
     x_test = data.test.tensors[0]
-    with torch_threads(num_threads):
+    with torch_threads(recipe.num_threads):
         predictions = predict(model, x_test, device=device).argmax(1).cpu()  # (N,)
     return LeNetRun(
         model=model,
@@ -248,9 +158,9 @@ def train_lenet(
         test_predictions=predictions,
         n_test=len(x_test),
         train_seconds=history.wall_time,
-        time_budget_s=time_budget_s,
+        time_budget_s=recipe.time_budget_s,
         target_accuracy=target_accuracy,
-        optimizer="Adam" if optimizer == "adam" else "SGD with momentum 0.9",
+        optimizer=recipe.describe(),
     )
 
 
@@ -284,56 +194,6 @@ def build_variant(name: str, *, in_channels: int = 1, num_classes: int = 10) -> 
         nn.Linear(84, num_classes),
     )
     return nn.Sequential(nn.Identity(), mlp)
-
-
-def place_anywhere(
-    images: torch.Tensor, *, canvas: int = 32, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Paste each image (N, C, s, s) at a random position on a zero (N, C, canvas, canvas).
-
-    Every offset in [0, canvas - s] is equally likely, independently for rows and
-    columns; ``generator`` makes the positions reproducible.
-    """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must have shape (N, C, s, s); got {got}")
-    n, c, h, w = images.shape
-    if h > canvas or w > canvas:
-        raise ValueError(f"images of {h}x{w} do not fit on a canvas of {canvas}x{canvas}")
-    oy = torch.randint(0, canvas - h + 1, (n,), generator=generator)  # (N,) top rows
-    ox = torch.randint(0, canvas - w + 1, (n,), generator=generator)  # (N,) left columns
-    rows = (oy[:, None] + torch.arange(h)).to(images.device)  # (N, h) canvas rows
-    cols = (ox[:, None] + torch.arange(w)).to(images.device)  # (N, w) canvas columns
-    out = images.new_zeros(n, c, canvas, canvas)
-    batch = torch.arange(n, device=images.device)[:, None, None]  # (N, 1, 1)
-    view = out.permute(0, 2, 3, 1)  # (N, canvas, canvas, C), shares out's memory
-    view[batch, rows[:, :, None], cols[:, None, :]] = images.permute(0, 2, 3, 1)
-    return out
-
-
-def load_digits_anywhere(
-    *,
-    digit_size: int = 16,
-    canvas: int = 32,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-) -> DataSplits:
-    """The course digits at ``digit_size`` pixels, each placed at a random spot on a canvas.
-
-    Same split as :func:`course_lib.data.load_digits` (by ``seed``); positions are
-    drawn once from a generator seeded with ``seed``, so they are fixed too.
-    """
-    device = get_device() if device is None else torch.device(device)
-    digits = load_digits(size=digit_size, seed=seed, device="cpu")
-    gen = torch.Generator().manual_seed(seed)
-
-    def part(ds: TensorDataset) -> TensorDataset:
-        x, y = ds.tensors
-        return TensorDataset(
-            place_anywhere(x, canvas=canvas, generator=gen).to(device), y.to(device)
-        )
-
-    return DataSplits(part(digits.train), part(digits.val), part(digits.test), digits.classes)
 
 
 @dataclass(frozen=True)
@@ -381,7 +241,7 @@ class DeepOrNotResult:
             )
         return "\n".join(lines)
 
-    def summary(self) -> str:
+    def sentence(self) -> str:
         verdict = "holds" if self.claim_holds else "does NOT hold"
         return (
             f"Experiment: on {self.n_test} held-out {self.data_name}, after the same "
@@ -396,57 +256,52 @@ class DeepOrNotResult:
         )
 
 
+def _check_data(data) -> None:
+    if data is not None and not isinstance(data, DataSplits):
+        raise TypeError(
+            f"data is a {type(data).__name__}; expected None (the default digits) or a "
+            "course_lib.data.DataSplits, e.g. load_digits()"
+        )
+
+
 def deep_or_not_experiment(
     data: DataSplits | None = None,
+    recipe: Recipe = Recipe(),  # noqa: B008 -- frozen, so one shared default is safe
     *,
-    epochs: int = 30,
-    lr: float = 3e-3,
-    optimizer: str = "adam",
-    augment: Augment | None = None,
-    time_budget_s: float | None = 60.0,
     margin: float = 0.05,
-    seed: int = 0,
     device: torch.device | str | None = None,
-    num_threads: int | None = 1,
     progress: bool = False,
     data_name: str | None = None,
 ) -> DeepOrNotResult:
     """Experiment 2: train each variant with the same recipe and seed; compare test accuracy.
 
-    ``data`` defaults to :func:`load_digits_anywhere` (16x16 digits anywhere on a 32x32
-    canvas). Every variant is initialised after ``set_seed(seed)`` and trained by
-    :func:`train_model` with the same ``epochs``, ``lr``, ``optimizer``, ``augment``
-    and ``time_budget_s`` (per variant). ``data_name`` describes the test images in
-    the summary sentence.
+    ``data`` defaults to :func:`course_lib.data.load_digits_anywhere` (16x16 digits
+    anywhere on a 32x32 canvas, placed by ``recipe.seed``). Every variant is initialised
+    after ``set_seed(recipe.seed)`` and trained by the same ``recipe`` (its time budget
+    applies per variant; the default recipe has no augmentation). ``data_name``
+    describes the test images in the summary sentence.
     """
-    device = get_device() if device is None else torch.device(device)
-    if not 0.0 <= margin < 1.0:
-        raise ValueError(f"margin={margin!r} must lie in [0, 1) (a fraction of accuracy)")
+    device = resolve_device(device)
+    margin = check_number("margin", margin, minimum=0.0, below=1.0, what="a fraction in [0, 1)")
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe is a {type(recipe).__name__}; expected a course_lib.recipes.Recipe")
+    _check_data(data)
+    progress = check_bool("progress", progress)
+    if data_name is not None and not isinstance(data_name, str):
+        raise TypeError(f"data_name={data_name!r} must be a str or None")
     if data_name is None:
         data_name = "digits placed anywhere on a 32x32 canvas" if data is None else "test images"
     if data is None:
-        data = load_digits_anywhere(seed=seed, device=device)
+        data = load_digits_anywhere(seed=recipe.seed, device=device)
     in_channels = data.train.tensors[0].shape[1]
     accuracy, params, seconds, histories, predictions = {}, {}, {}, {}, {}
     for name in VARIANTS:
-        set_seed(seed)
+        set_seed(recipe.seed)
         model = build_variant(name, in_channels=in_channels, num_classes=len(data.classes))
-        history, acc = train_model(
-            model,
-            data,
-            epochs=epochs,
-            lr=lr,
-            optimizer=optimizer,
-            augment=augment,
-            time_budget_s=time_budget_s,
-            seed=seed,
-            device=device,
-            num_threads=num_threads,
-            progress=progress,
-        )
-        accuracy[name], params[name] = acc, count_params(model)
+        history, acc = train_with(model, data, recipe, device=device, progress=progress)
+        accuracy[name], params[name] = acc, count_parameters(model)
         seconds[name], histories[name] = history.wall_time, history
-        with torch_threads(num_threads):
+        with torch_threads(recipe.num_threads):
             scores = predict(model, data.test.tensors[0], device=device)  # (N, classes)
         predictions[name] = scores.argmax(1).cpu()
     return DeepOrNotResult(
@@ -455,7 +310,7 @@ def deep_or_not_experiment(
         seconds=seconds,
         histories=histories,
         predictions=predictions,
-        epochs=epochs,
+        epochs=recipe.epochs,
         n_test=len(data.test),
         margin=margin,
         data_name=data_name,

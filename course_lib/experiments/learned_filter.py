@@ -25,6 +25,7 @@ Andrew Ng's "Convolutional Neural Networks" notes (seed 004).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,10 @@ import numpy as np
 import torch
 
 from course_lib.data import PHOTOS, load_photo
-from course_lib.filters import kernel
-from course_lib.train import get_device
+from course_lib.device import resolve_device
+from course_lib.filters import KERNEL_NAMES, kernel
+from course_lib.ops import conv2d
+from course_lib.validate import as_float_array, check_choice, check_int, check_number, check_seed
 
 __all__ = [
     "DATA_KINDS",
@@ -80,7 +83,13 @@ class LearnedFilterResult:
         """Largest difference between a learned and a target weight."""
         return float(np.abs(self.learned - self.target).max())
 
-    def summary(self) -> str:
+    @property
+    def claim_holds(self) -> bool:
+        """The lesson's claim: from a start that is not already close (cosine < 0.9),
+        gradient descent learns a kernel with cosine similarity > 0.9 to the target."""
+        return self.cosines[0] < 0.9 < self.cosine
+
+    def sentence(self) -> str:
         return (
             f"Experiment: from a random start, {self.steps} steps of gradient descent on "
             f"{self.n_pairs} (crop, edge map) pairs ({self.data}) learned a 3x3 kernel whose "
@@ -92,13 +101,17 @@ class LearnedFilterResult:
 
 def cosine_similarity(a: Any, b: Any) -> float:
     """cos(angle) between two kernels seen as vectors: sum(a*b) / (|a| |b|)."""
-    a = np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
-    b = np.asarray(b.detach().cpu() if isinstance(b, torch.Tensor) else b, dtype=np.float64)
+    a, b = as_float_array("a", a), as_float_array("b", b)
     if a.shape != b.shape:
-        raise ValueError(f"kernels have shapes {a.shape} and {b.shape}; expected equal shapes")
+        raise ValueError(
+            f"a has shape {a.shape} but b has shape {b.shape}; expected two kernels of one shape"
+        )
+    if a.size == 0:
+        raise ValueError(f"a and b have shape {a.shape}, which is empty; expected kernels")
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na == 0 or nb == 0:
-        raise ValueError("cosine similarity is undefined for an all-zero kernel")
+    for name, norm in (("a", na), ("b", nb)):
+        if norm == 0:
+            raise ValueError(f"{name} is all zero; cosine similarity is undefined for it")
     return float((a * b).sum() / (na * nb))
 
 
@@ -122,19 +135,17 @@ def make_edge_pairs(
     With ``data="stripes"`` every crop row is replaced by its mean (rows constant).
     Y = conv2d(X, target) in valid mode, with the library's ``conv2d``.
     """
-    from course_lib.ops import conv2d
-
-    if data not in DATA_KINDS:
-        raise ValueError(f"data={data!r} is unknown; expected one of {DATA_KINDS}")
-    if not isinstance(n_pairs, int) or n_pairs < 1:
-        raise ValueError(f"n_pairs={n_pairs!r} must be a positive int")
-    if not isinstance(crop_size, int) or not 3 <= crop_size <= 400:
-        raise ValueError(f"crop_size={crop_size!r} must be an int from 3 to 400 (pixels)")
-    device = get_device() if device is None else torch.device(device)
+    check_choice("data", data, DATA_KINDS)
+    n_pairs = check_int("n_pairs", n_pairs, minimum=1)
+    crop_size = check_int(
+        "crop_size", crop_size, minimum=3, maximum=400, what="an int from 3 to 400 (pixels)"
+    )
+    seed = check_seed("seed", seed)
+    device = resolve_device(device)
     dtype = _dtype_for(device)
-    tgt = torch.as_tensor(np.asarray(target, dtype=np.float64)).to(device=device, dtype=dtype)
+    tgt = torch.from_numpy(as_float_array("target", target)).to(device=device, dtype=dtype)
     if tgt.shape != (3, 3):
-        raise ValueError(f"target kernel has shape {tuple(tgt.shape)}; expected (3, 3)")
+        raise ValueError(f"target has shape {tuple(tgt.shape)}; expected a (3, 3) kernel")
     gen = torch.Generator().manual_seed(seed)
     photos = [torch.from_numpy(load_photo(name, grey=True)) for name in PHOTOS]
     crops = []
@@ -160,9 +171,15 @@ def patch_covariance_eigenvalues(images: Any, size: int = 3) -> np.ndarray:
     images: (N, 1, H, W). All positive means exactly one kernel fits the data
     perfectly; k zeros mean a k-dimensional family of kernels fits it equally well.
     """
-    x = torch.as_tensor(images).detach().to("cpu", torch.float64)
-    if x.ndim != 4 or x.shape[1] != 1:
-        raise ValueError(f"images have shape {tuple(x.shape)}; expected (N, 1, H, W)")
+    x = torch.from_numpy(as_float_array("images", images))
+    if x.ndim != 4 or x.shape[1] != 1 or x.numel() == 0:
+        raise ValueError(f"images have shape {tuple(x.shape)}; expected (N, 1, H, W), not empty")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("images hold NaN or infinite values; expected finite pixels")
+    side = min(x.shape[2:])
+    size = check_int(
+        "size", size, minimum=1, maximum=side, what=f"an int in [1, {side}] (the patch side)"
+    )
     patches = x[:, 0].unfold(1, size, 1).unfold(2, size, 1)  # (N, H', W', size, size)
     patches = patches.reshape(-1, size * size)  # (N*H'*W', size*size)
     cov = patches.T @ patches / patches.shape[0]  # (size*size, size*size)
@@ -189,19 +206,16 @@ def learn_filter(
     W <- W - lr * dL/dW with L the mean squared error. Deterministic for a given
     seed and device. Returns a :class:`LearnedFilterResult`.
     """
-    import time
-
-    from course_lib.ops import conv2d
-
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps={steps!r} must be a positive int")
-    if not (isinstance(lr, (int, float)) and lr > 0 and np.isfinite(lr)):
-        raise ValueError(f"lr={lr!r} must be a positive number")
-    if not isinstance(snapshot_every, int) or snapshot_every < 1:
-        raise ValueError(f"snapshot_every={snapshot_every!r} must be a positive int")
-    name = target if isinstance(target, str) else "the target kernel"
-    target_k = kernel(target) if isinstance(target, str) else np.asarray(target, dtype=np.float64)
-    device = get_device() if device is None else torch.device(device)
+    steps = check_int("steps", steps, minimum=1)
+    lr = check_number("lr", lr, positive=True)
+    snapshot_every = check_int("snapshot_every", snapshot_every, minimum=1)
+    init_scale = check_number("init_scale", init_scale, positive=True)
+    seed = check_seed("seed", seed)
+    if isinstance(target, str):
+        name, target_k = target, kernel(check_choice("target", target, KERNEL_NAMES))
+    else:
+        name, target_k = "the target kernel", as_float_array("target", target)
+    device = resolve_device(device)
     dtype = _dtype_for(device)
     start = time.perf_counter()
     x, y = make_edge_pairs(

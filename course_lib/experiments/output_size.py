@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from course_lib.device import resolve_device
 from course_lib.shapes import conv_output_size
-from course_lib.train import get_device
+from course_lib.validate import check_shape
 
 __all__ = ["OutputSizeReport", "default_grid", "output_size_experiment"]
 
@@ -42,7 +43,12 @@ class OutputSizeReport:
     def all_agree(self) -> bool:
         return self.settings > 0 and not self.disagreements
 
-    def summary(self) -> str:
+    @property
+    def claim_holds(self) -> bool:
+        """The formula agrees with torch on every setting tried."""
+        return self.all_agree
+
+    def sentence(self) -> str:
         text = (
             f"Experiment: the formula floor((n + 2p - f)/s) + 1 agreed with torch on "
             f"{self.agreements} of {self.settings} (n, f, p, s) settings: "
@@ -79,12 +85,25 @@ def _torch_side(n: int, f: int, p: int, s: int, device: torch.device) -> int | s
     return int(y.shape[-1])
 
 
+def _check_grid(grid) -> list[Setting]:
+    """``grid`` as a list of (n, f, p, s) tuples of Python ints, each >= 0."""
+    if isinstance(grid, str | bytes | dict) or not isinstance(grid, Iterable):
+        raise TypeError(
+            f"grid={grid!r} must be a list of (n, f, p, s) settings or None, not "
+            f"{type(grid).__name__}"
+        )
+    return [
+        check_shape(f"grid[{i}]", setting, length=4, minimum=0, layout="(n, f, p, s)")
+        for i, setting in enumerate(grid)
+    ]
+
+
 def output_size_experiment(
     grid: Iterable[Setting] | None = None, *, device: torch.device | str | None = None
 ) -> OutputSizeReport:
     """Compare the formula and torch on every (n, f, p, s) of ``grid`` (default :func:`default_grid`)."""
-    device = torch.device(device) if device is not None else get_device()
-    settings = default_grid() if grid is None else list(grid)
+    device = resolve_device(device)
+    settings = default_grid() if grid is None else _check_grid(grid)
     equal = refused = 0
     disagreements: list[tuple[Setting, object, object]] = []
     for n, f, p, s in settings:

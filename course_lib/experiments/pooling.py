@@ -7,7 +7,7 @@
    weight for every (input, output) pair, so its count grows like ``n**4``.
    :func:`conv_vs_fc_params` builds both layers as real ``torch.nn`` modules on the
    ``meta`` device (shapes without memory, so even a 1000x1000 input costs nothing)
-   and counts their parameters with :func:`course_lib.shapes.count_params`.
+   and counts their parameters with :func:`course_lib.shapes.count_parameters`.
 
 2. **Max pooling and a one-pixel shift.** Take pairs of ``size x size`` crops of an
    image whose second crop is the first moved by exactly one pixel (right or down, at
@@ -35,9 +35,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from course_lib.device import resolve_device
 from course_lib.ops import avg_pool2d, l2_pool2d, max_pool2d
-from course_lib.shapes import conv_output_size, count_params
-from course_lib.train import get_device
+from course_lib.shapes import conv_output_size, count_parameters
+from course_lib.validate import check_array, check_int
 
 __all__ = [
     "POOLINGS",
@@ -93,7 +94,12 @@ class ParamComparison:
         """A plain-text table, one input size per line."""
         return format_param_table(self.rows)
 
-    def summary(self) -> str:
+    @property
+    def claim_holds(self) -> bool:
+        """A conv layer's count does not depend on the input size; an FC layer's grows."""
+        return self.conv_is_constant and self.fc_is_increasing
+
+    def sentence(self) -> str:
         first, last = self.rows[0], self.rows[-1]
         c = first.in_channels
         conv_counts = sorted({r.conv for r in self.rows})
@@ -125,28 +131,36 @@ def conv_vs_fc_params(
     each, so its output is ``(n-f+1) x (n-f+1) x n_filters``; the fully connected layer
     maps the flattened input to the flattened output of that same size, with biases.
     Both are ``torch.nn`` modules built on the ``meta`` device and counted by
-    :func:`course_lib.shapes.count_params`.
+    :func:`course_lib.shapes.count_parameters`.
     """
-    for name, value in (("in_channels", in_channels), ("n_filters", n_filters), ("f", f)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int")
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    n_filters = check_int("n_filters", n_filters, minimum=1)
+    f = check_int("f", f, minimum=1)
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence):
+        raise TypeError(f"sizes={sizes!r} must be a sequence of input sizes (ints)")
     if not sizes:
         raise ValueError("sizes=() is empty; give at least one input size")
     rows = []
     for n in sizes:
-        if not isinstance(n, int) or isinstance(n, bool) or n < f:
-            raise ValueError(f"size {n!r} must be an int >= the filter size f={f}")
+        n = check_int("sizes", n, minimum=f, what=f"an int >= the filter size f={f}")
         out = conv_output_size(n, f)
         conv = nn.Conv2d(in_channels, n_filters, f, device="meta")
         fc = nn.Linear(n * n * in_channels, out * out * n_filters, device="meta")
         rows.append(
-            ParamRow(n, in_channels, (out, out, n_filters), count_params(conv), count_params(fc))
+            ParamRow(n, in_channels, (out, out, n_filters), count_parameters(conv), count_parameters(fc))
         )
     return ParamComparison(tuple(rows), f, n_filters)
 
 
 def format_param_table(rows: Sequence[ParamRow]) -> str:
     """A plain-text table of :class:`ParamRow` rows, one input size per line."""
+    if not isinstance(rows, tuple | list) or not all(isinstance(r, ParamRow) for r in rows):
+        got = type(rows).__name__
+        if isinstance(rows, tuple | list):
+            got = f"a {got} holding {', '.join(sorted({type(r).__name__ for r in rows}))}"
+        raise TypeError(
+            f"rows must be a list or tuple of ParamRow (conv_vs_fc_params(...).rows), not {got}"
+        )
     head = f"{'input':>14} {'output':>16} {'conv params':>12} {'FC params':>20} {'FC / conv':>16}"
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -172,7 +186,14 @@ class ShiftOutcome:
     fractions: dict[str, float]  # "max", "avg", "l2", "none" -> fraction in [0, 1]
     n_outputs: dict[str, int]  # how many outputs each fraction is taken over
 
-    def summary(self) -> str:
+    @property
+    def claim_holds(self) -> bool:
+        """Max pooling keeps clearly more outputs unchanged (by 0.1 or more) than average
+        pooling, L2-norm pooling and no pooling."""
+        f = self.fractions
+        return f["max"] >= max(f["avg"], f["l2"], f["none"]) + 0.1
+
+    def sentence(self) -> str:
         f = self.fractions
         return (
             f"Experiment: on {self.n_pairs} pairs of {self.size}x{self.size} {self.source} "
@@ -199,18 +220,19 @@ def shifted_crop_pairs(
     Cropping a larger image (instead of rolling a small one) makes ``b`` a true
     translation: no pixel wraps round from the other edge.
     """
-    if not isinstance(image, np.ndarray) or image.ndim != 3:
-        got = getattr(image, "shape", type(image).__name__)
-        raise ValueError(f"image must be a numpy array of shape (H, W, C), got {got}")
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array (H, W, C), not {type(image).__name__}")
+    check_array("image", image, ndim=3, layout="(H, W, C): one colour image")
     height, width, _ = image.shape
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n={n!r} must be a positive int")
-    if not isinstance(size, int) or size < 2 or size + 1 > min(height, width):
+    n = check_int("n", n, minimum=1)
+    size = check_int("size", size)
+    if size < 2 or size + 1 > min(height, width):
         raise ValueError(
             f"size={size!r} must be an int >= 2 that leaves room for a one-pixel shift "
             f"inside the {height}x{width} image"
         )
-    device = get_device() if device is None else torch.device(device)
+    seed = check_int("seed", seed, minimum=0, what="a non-negative int seed")
+    device = resolve_device(device)
     rng = np.random.default_rng(seed)
     first, second = [], []
     for _ in range(n):
@@ -254,8 +276,11 @@ def shift_unchanged_fractions(
     the outputs whose two values differ by at most 1e-9; ``"none"`` compares the crops'
     pixels directly. ``source`` names the image in the printed sentence.
     """
-    if not isinstance(kernel, int) or kernel < 1 or kernel > size:
-        raise ValueError(f"kernel={kernel!r} must be an int between 1 and size={size}")
+    n = check_int("n", n, minimum=1)
+    size = check_int("size", size)
+    kernel = check_int(
+        "kernel", kernel, minimum=1, maximum=size, what=f"an int between 1 and size={size}"
+    )
     a, b = shifted_crop_pairs(image, n=n, size=size, seed=seed, device=device)
     fractions, counts = {}, {}
     for kind in POOLINGS:

@@ -22,14 +22,16 @@ Bengio (2010) and He et al. (2015).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from course_lib.train import get_device
+from course_lib import ops
+from course_lib.device import resolve_device
+from course_lib.validate import check_choice, check_int, check_number
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -60,18 +62,6 @@ def _activation_module(name: str, slope: float) -> nn.Module:
     if name == "leaky_relu":
         return nn.LeakyReLU(negative_slope=slope)
     return nn.Identity()  # "linear": no activation at all
-
-
-def _check_choice(param: str, value: object, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{param}={value!r} is not one of {', '.join(map(repr, choices))}")
-    return value
-
-
-def _check_positive_int(param: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{param}={value!r} must be a positive whole number")
-    return value
 
 
 def _init_(layer: nn.Linear, activation: str, init: str, slope: float, gen: torch.Generator) -> None:
@@ -119,13 +109,16 @@ def build_mlp(
     and drawn from a ``torch.Generator`` seeded with ``seed``, so the same arguments
     always give the same net, on any device.
     """
-    depth = _check_positive_int("depth", depth)
-    for name, value in (("in_features", in_features), ("width", width), ("out_features", out_features)):
-        _check_positive_int(name, value)
-    activation = _check_choice("activation", activation, ACTIVATION_NAMES)
-    init = _check_choice("init", init, INIT_NAMES)
-    if not isinstance(slope, (int, float)) or not 0.0 <= slope < 1.0:
-        raise ValueError(f"slope={slope!r} must be a number in [0, 1) (the leaky ReLU's negative slope)")
+    depth = check_int("depth", depth, minimum=1)
+    in_features = check_int("in_features", in_features, minimum=1)
+    width = check_int("width", width, minimum=1)
+    out_features = check_int("out_features", out_features, minimum=1)
+    activation = check_choice("activation", activation, ACTIVATION_NAMES)
+    init = check_choice("init", init, INIT_NAMES)
+    slope = check_number(
+        "slope", slope, minimum=0.0, below=1.0, what="a number in [0, 1) (the leaky ReLU's negative slope)"
+    )
+    seed = check_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     sizes = [in_features] + [width] * (depth - 1) + [out_features]
     layers: list[nn.Module] = []
@@ -135,7 +128,7 @@ def build_mlp(
         layers.append(linear)
         if i < depth - 1:
             layers.append(_activation_module(activation, slope))
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
     return nn.Sequential(*layers).to(device)
 
 
@@ -170,11 +163,14 @@ def layer_gradient_norms(
     ``batch_size`` standard-normal inputs with random labels. Same arguments, same
     numbers.
     """
-    _check_positive_int("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     net = build_mlp(
         depth, activation, in_features=in_features, width=width, out_features=out_features,
         init=init, slope=slope, seed=seed, device=device,
     )
+    # build_mlp checked them; here they are Python ints for the batch's generator too
+    in_features, out_features = int(in_features), int(out_features)
+    seed = check_int("seed", seed, minimum=0)
     device = next(net.parameters()).device
     x, y = _fixed_batch(in_features, out_features, batch_size, seed, device)
     loss = nn.functional.cross_entropy(net(x), y)  # logits (N, out_features)
@@ -197,6 +193,11 @@ class VanishingGradientResult:
     norms: dict[str, np.ndarray]
     ratio: float
     orders_of_magnitude: float
+
+    @property
+    def claim_holds(self) -> bool:
+        """Sigmoid's first-layer gradient is at least 1,000 times smaller than ReLU's."""
+        return self.ratio >= 1000
 
     def sentence(self) -> str:
         s, r = self.norms["sigmoid"][0], self.norms["relu"][0]
@@ -226,6 +227,13 @@ def vanishing_gradient_experiment(
     lesson states). The claim checked in the notebook: for ``depth=10`` the ReLU
     net's first-layer gradient norm is at least 100 times the sigmoid net's.
     """
+    depth = check_int("depth", depth, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    if isinstance(activations, str | bytes | dict) or not isinstance(activations, Iterable):
+        raise TypeError(
+            f"activations={activations!r} must be a list of activation names such as "
+            f"('sigmoid', 'relu'), not {type(activations).__name__}"
+        )
     names = list(activations)
     for required in ("sigmoid", "relu"):
         if required not in names:
@@ -262,6 +270,13 @@ def collapse_linear_stack(net: nn.Sequential) -> tuple[torch.Tensor, torch.Tenso
     A nonlinear module anywhere in the stack raises ``TypeError``: then no single
     matrix reproduces the net.
     """
+    if not isinstance(net, nn.Sequential | nn.ModuleList | list | tuple) or not all(
+        isinstance(m, nn.Module) for m in net
+    ):
+        raise TypeError(
+            f"net must be an nn.Sequential of Linear (and Identity) layers, not "
+            f"{type(net).__name__}"
+        )
     weight: torch.Tensor | None = None
     bias: torch.Tensor | None = None
     for i, module in enumerate(net):
@@ -291,9 +306,15 @@ def best_affine_fit_error(net: nn.Module, x: torch.Tensor) -> float:
     root-mean-square residual divided by the outputs' standard deviation: 0 for a
     net that is itself affine, clearly above 0 for a nonlinear one.
     """
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module, not {type(net).__name__}")
     if not isinstance(x, torch.Tensor) or x.ndim != 2:
         raise ValueError(f"x must be a 2-D tensor (N, in_features), got {type(x).__name__} "
                          f"of shape {tuple(getattr(x, 'shape', ()))}")
+    if not x.is_floating_point():
+        raise TypeError(f"x has dtype {x.dtype}; expected floating inputs such as float64")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x holds NaN or infinite values; expected finite inputs")
     if x.shape[0] <= x.shape[1] + 1:
         raise ValueError(
             f"x has {x.shape[0]} rows for {x.shape[1]} features; the fit needs more rows than "
@@ -324,10 +345,14 @@ def linear_collapse_demo(
     Returns the single map and the largest absolute difference between the stack's
     outputs and ``x @ W.T + b`` on a fixed batch of ``batch_size`` inputs.
     """
+    depth = check_int("depth", depth, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     net = build_mlp(
         depth, "linear", in_features=in_features, width=width, out_features=out_features,
         init="torch_default", seed=seed, device=device,
     )
+    in_features, out_features = int(in_features), int(out_features)  # checked by build_mlp
+    seed = check_int("seed", seed, minimum=0)
     weight, bias = collapse_linear_stack(net)
     device = weight.device
     x, _ = _fixed_batch(in_features, out_features, batch_size, seed, device)
@@ -365,18 +390,24 @@ def dead_unit_fractions(
     revive it. Leaky ReLU's derivative (:func:`course_lib.ops.leaky_relu_grad`) is
     ``slope`` there, so none of its units die. Returns one :class:`DeadUnits` per shift.
     """
-    from course_lib import ops
-
-    for name, value in (("in_features", in_features), ("width", width), ("batch_size", batch_size)):
-        _check_positive_int(name, value)
+    in_features = check_int("in_features", in_features, minimum=1)
+    width = check_int("width", width, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    if isinstance(bias_shifts, str | bytes | dict) or not isinstance(bias_shifts, Iterable):
+        raise TypeError(
+            f"bias_shifts={bias_shifts!r} must be a list of numbers such as (0.0, -2.0), not "
+            f"{type(bias_shifts).__name__}"
+        )
+    shifts = [check_number(f"bias_shifts[{i}]", b) for i, b in enumerate(bias_shifts)]
     gen = torch.Generator().manual_seed(seed)
     w = torch.randn(width, in_features, generator=gen, dtype=torch.float64) * math.sqrt(2.0 / in_features)
     x = torch.randn(batch_size, in_features, generator=gen, dtype=torch.float64)
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
     w, x = w.to(device), x.to(device)
     rows = []
-    for shift in bias_shifts:
-        pre = x @ w.T + float(shift)  # (N, width)
+    for shift in shifts:
+        pre = x @ w.T + shift  # (N, width)
         relu_dead = (ops.relu_grad(pre) == 0).all(dim=0).double().mean().item()
         leaky_dead = (ops.leaky_relu_grad(pre, slope=slope) == 0).all(dim=0).double().mean().item()
         rows.append(DeadUnits(float(shift), relu_dead, leaky_dead))

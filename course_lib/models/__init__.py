@@ -5,6 +5,8 @@ layouts so that their parameter counts equal the published figures. Small varian
 train in seconds on a CPU on the course data (1 x 32 x 32 digits by default).
 """
 
+from course_lib.shapes import count_parameters
+
 from .alexnet import AlexNet, alexnet
 from .densenet import DenseBlock, DenseLayer, DenseNet, densenet_small, transition
 from .fcn import FCN, bilinear_upsampler, fc_to_conv, fcn
@@ -29,12 +31,6 @@ from .resnet import (
     resnet_small,
 )
 from .vgg import VGG, make_vgg_features, vgg16, vgg_small
-
-
-def count_parameters(model, *, trainable_only: bool = False) -> int:
-    """Number of scalar parameters in ``model`` (all of them, or only trainable ones)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
 
 __all__ = [
     "FCN", "VGG", "AlexNet", "AuxHead", "Bottleneck", "DenseBlock", "DenseLayer", "DenseNet",

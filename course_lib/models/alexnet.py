@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import check_positive_int
+from course_lib.validate import check_int, check_probability
 
 
 class AlexNet(nn.Module):
@@ -21,8 +21,9 @@ class AlexNet(nn.Module):
 
     def __init__(self, *, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5):
         super().__init__()
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("in_channels", in_channels)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        dropout = check_probability("dropout", dropout)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 64, 11, stride=4, padding=2),
             nn.ReLU(inplace=True),

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import check_positive_int
+from course_lib.validate import check_int, check_shape
 
 
 class DenseLayer(nn.Module):
@@ -22,6 +22,8 @@ class DenseLayer(nn.Module):
 
     def __init__(self, in_channels: int, growth_rate: int) -> None:
         super().__init__()
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        growth_rate = check_int("growth_rate", growth_rate, minimum=1)
         self.norm = nn.BatchNorm2d(in_channels)
         self.conv = nn.Conv2d(in_channels, growth_rate, 3, padding=1, bias=False)
 
@@ -34,9 +36,9 @@ class DenseBlock(nn.Sequential):
     """``num_layers`` dense layers: (N, C, H, W) -> (N, C + num_layers * growth_rate, H, W)."""
 
     def __init__(self, in_channels: int, *, growth_rate: int = 12, num_layers: int = 4) -> None:
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("growth_rate", growth_rate)
-        check_positive_int("num_layers", num_layers)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        growth_rate = check_int("growth_rate", growth_rate, minimum=1)
+        num_layers = check_int("num_layers", num_layers, minimum=1)
         super().__init__(
             *(DenseLayer(in_channels + i * growth_rate, growth_rate) for i in range(num_layers))
         )
@@ -45,6 +47,8 @@ class DenseBlock(nn.Sequential):
 
 def transition(in_channels: int, out_channels: int) -> nn.Sequential:
     """BN -> ReLU -> 1x1 conv -> 2x2 average pool: halves H and W."""
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    out_channels = check_int("out_channels", out_channels, minimum=1)
     return nn.Sequential(
         nn.BatchNorm2d(in_channels),
         nn.ReLU(inplace=True),
@@ -66,9 +70,13 @@ class DenseNet(nn.Module):
         stem_channels: int,
     ) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("stem_channels", stem_channels)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        growth_rate = check_int("growth_rate", growth_rate, minimum=1)
+        stem_channels = check_int("stem_channels", stem_channels, minimum=1)
+        block_layers = check_shape(
+            "block_layers", block_layers, layout="layers per block, e.g. (4, 4, 4)"
+        )
         if not block_layers:
             raise ValueError("block_layers=() must name at least one block")
         layers: list[nn.Module] = [nn.Conv2d(in_channels, stem_channels, 3, padding=1, bias=False)]
@@ -103,6 +111,6 @@ def densenet_small(
         in_channels=in_channels,
         num_classes=num_classes,
         growth_rate=growth_rate,
-        block_layers=tuple(block_layers),
+        block_layers=block_layers,
         stem_channels=stem_channels,
     )

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from .. import ops
-from ._common import check_choice, check_positive_int
+from course_lib import ops
+from course_lib.validate import check_bool, check_choice, check_int, check_shape
 
 VARIANTS = ("32s", "16s", "8s")
 BACKBONES = ("vgg16", "small")
@@ -36,8 +35,9 @@ def bilinear_upsampler(channels: int, factor: int, *, trainable: bool = True) ->
 
     (N, channels, h, w) -> (N, channels, factor * h, factor * w) for even ``factor``.
     """
-    check_positive_int("channels", channels)
-    check_positive_int("factor", factor)
+    channels = check_int("channels", channels, minimum=1)
+    factor = check_int("factor", factor, minimum=1)
+    trainable = check_bool("trainable", trainable)
     if factor % 2:
         raise ValueError(f"factor={factor!r} must be even (2, 4, 8, 16, 32)")
     layer = nn.ConvTranspose2d(
@@ -74,6 +74,15 @@ class FCN(nn.Module):
         num_classes: int,
     ) -> None:
         super().__init__()
+        variant = check_choice("variant", variant, VARIANTS)
+        pool3_channels = check_int("pool3_channels", pool3_channels, minimum=1)
+        pool4_channels = check_int("pool4_channels", pool4_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        for name, part in (
+            ("to_pool3", to_pool3), ("to_pool4", to_pool4), ("to_pool5", to_pool5), ("head", head)
+        ):
+            if not isinstance(part, nn.Module):
+                raise TypeError(f"{name} must be a torch.nn.Module, not {type(part).__name__}")
         self.variant = variant
         self.to_pool3, self.to_pool4, self.to_pool5, self.head = to_pool3, to_pool4, to_pool5, head
         final = {"32s": 32, "16s": 16, "8s": 8}[variant]
@@ -128,12 +137,12 @@ def fcn(
     fc6 as a 3x3 conv and fc7 as a 1x1 conv of ``widths[-1]`` channels; ``num_classes``
     defaults to 5 (the course's shapes scenes: background and four shapes).
     """
-    check_choice("variant", variant, VARIANTS)
-    check_choice("backbone", backbone, BACKBONES)
-    check_positive_int("in_channels", in_channels)
+    variant = check_choice("variant", variant, VARIANTS)
+    backbone = check_choice("backbone", backbone, BACKBONES)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
     if num_classes is None:
         num_classes = 21 if backbone == "vgg16" else 5
-    check_positive_int("num_classes", num_classes)
+    num_classes = check_int("num_classes", num_classes, minimum=1)
     if backbone == "vgg16":
         to_pool3 = nn.Sequential(
             *_vgg_stage(in_channels, 64, 2), *_vgg_stage(64, 128, 2), *_vgg_stage(128, 256, 3)
@@ -151,11 +160,9 @@ def fcn(
         )
         c3, c4 = 256, 512
     else:
-        widths = tuple(widths)
-        if len(widths) != 5:
-            raise ValueError(f"widths={widths} must give five stage widths (strides 2 to 32)")
-        for w in widths:
-            check_positive_int("widths entry", w)
+        widths = check_shape(
+            "widths", widths, length=5, layout="five stage widths (strides 2 to 32)"
+        )
         chans = (in_channels, *widths)
         stages = [_vgg_stage(chans[i], chans[i + 1], 1, batch_norm=True) for i in range(5)]
         to_pool3 = nn.Sequential(*stages[0], *stages[1], *stages[2])
@@ -192,11 +199,12 @@ def fc_to_conv(classifier: nn.Module, in_shape: Sequence[int]) -> nn.Sequential:
     (N, out, 1, 1) equal to the classifier's (N, out); on a larger input it slides the
     classifier and returns a score map (N, out, H - h + 1, W - w + 1).
     """
-    if len(in_shape) != 3 or any(
-        isinstance(s, bool) or not isinstance(s, int | np.integer) or s <= 0 for s in in_shape
-    ):
-        raise ValueError(f"in_shape={tuple(in_shape)} must be (C, h, w) of positive ints")
-    in_shape = tuple(int(s) for s in in_shape)
+    if not isinstance(classifier, nn.Module):
+        raise TypeError(
+            f"classifier must be a torch.nn.Module (a Linear or a Sequential), "
+            f"not {type(classifier).__name__}"
+        )
+    in_shape = check_shape("in_shape", in_shape, length=3, layout="(C, h, w)")
     modules = list(classifier) if isinstance(classifier, nn.Sequential) else [classifier]
     c, h, w = in_shape
     layers: list[nn.Module] = []
@@ -208,7 +216,8 @@ def fc_to_conv(classifier: nn.Module, in_shape: Sequence[int]) -> nn.Sequential:
             kh, kw = (h, w) if first else (1, 1)
             if m.in_features != c * kh * kw:
                 raise ValueError(
-                    f"Linear({m.in_features}, {m.out_features}) does not read in_shape "
+                    f"classifier's Linear({m.in_features}, {m.out_features}) does not read "
+                    f"in_shape "
                     f"{(c, kh, kw)} ({c * kh * kw} features)"
                 )
             conv = nn.Conv2d(c, m.out_features, (kh, kw), bias=m.bias is not None)
@@ -225,8 +234,8 @@ def fc_to_conv(classifier: nn.Module, in_shape: Sequence[int]) -> nn.Sequential:
             layers.append(m)
         else:
             raise TypeError(
-                f"fc_to_conv cannot convert {type(m).__name__}; expected Linear, Flatten, "
-                "Dropout or an elementwise activation"
+                f"classifier holds a {type(m).__name__}, which fc_to_conv cannot convert; "
+                "expected Linear, Flatten, Dropout or an elementwise activation"
             )
     if first:
         raise ValueError("classifier contains no Linear layer to convert")

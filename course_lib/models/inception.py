@@ -19,13 +19,17 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._common import check_positive_int
+from course_lib.validate import check_bool, check_choice, check_int, check_probability
 
 
 def conv_block(
     in_channels: int, out_channels: int, kernel_size: int, *, batch_norm: bool, **kwargs
 ) -> nn.Sequential:
     """Conv -> (BN) -> ReLU; with BN the conv has no bias (torchvision's BasicConv2d)."""
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    out_channels = check_int("out_channels", out_channels, minimum=1)
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    batch_norm = check_bool("batch_norm", batch_norm)
     layers: list[nn.Module] = [
         nn.Conv2d(in_channels, out_channels, kernel_size, bias=not batch_norm, **kwargs)
     ]
@@ -60,22 +64,19 @@ class InceptionModule(nn.Module):
         batch_norm: bool = False,
     ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("c1", c1), ("c3", c3), ("c5", c5)):
-            check_positive_int(name, value)
-        for name, value in (
-            ("pool_proj", pool_proj),
-            ("c3_reduce", c3_reduce),
-            ("c5_reduce", c5_reduce),
-        ):
-            if value is not None:
-                check_positive_int(name, value)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        c1, c3, c5 = (check_int(n, v, minimum=1) for n, v in (("c1", c1), ("c3", c3), ("c5", c5)))
+        optional = (("pool_proj", pool_proj), ("c3_reduce", c3_reduce), ("c5_reduce", c5_reduce))
+        pool_proj, c3_reduce, c5_reduce = (
+            None if v is None else check_int(n, v, minimum=1) for n, v in optional
+        )
+        large_kernel = check_choice("large_kernel", check_int("large_kernel", large_kernel), (3, 5))
+        batch_norm = check_bool("batch_norm", batch_norm)
         if (c3_reduce is None) != (c5_reduce is None):
             raise ValueError(
                 f"c3_reduce={c3_reduce!r} and c5_reduce={c5_reduce!r}: give both (module with "
                 "dimension reduction) or neither (naive module)"
             )
-        if large_kernel not in (3, 5):
-            raise ValueError(f"large_kernel={large_kernel!r} must be 3 or 5")
         self.naive = c3_reduce is None
         bn = batch_norm
         self.branch1 = conv_block(in_channels, c1, 1, batch_norm=bn)
@@ -133,6 +134,12 @@ class AuxHead(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        pool = check_int("pool", pool, minimum=1)
+        channels = check_int("channels", channels, minimum=1)
+        hidden = check_int("hidden", hidden, minimum=1)
+        dropout = check_probability("dropout", dropout)
         self.pool = nn.AdaptiveAvgPool2d((pool, pool))
         self.conv = conv_block(in_channels, channels, 1, batch_norm=batch_norm)
         self.fc1 = nn.Linear(channels * pool * pool, hidden)
@@ -165,6 +172,21 @@ class GoogLeNet(nn.Module):
         dropout: float,
     ) -> None:
         super().__init__()
+        feature_channels = check_int("feature_channels", feature_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        dropout = check_probability("dropout", dropout)
+        for name, part in (
+            ("stem", stem), ("stage_a", stage_a), ("stage_b", stage_b), ("stage_c", stage_c)
+        ):
+            if not isinstance(part, nn.Module):
+                raise TypeError(f"{name} must be a torch.nn.Module, not {type(part).__name__}")
+        for name, part in (("aux1", aux1), ("aux2", aux2)):
+            if part is not None and not isinstance(part, nn.Module):
+                raise TypeError(
+                    f"{name} must be a torch.nn.Module or None, not {type(part).__name__}"
+                )
+        if (aux1 is None) != (aux2 is None):
+            raise ValueError("aux1 and aux2: give both auxiliary heads or neither")
         self.stem, self.stage_a, self.stage_b, self.stage_c = stem, stage_a, stage_b, stage_c
         self.aux1, self.aux2 = aux1, aux2
         self.aux_logits = aux1 is not None
@@ -211,9 +233,10 @@ def googlenet(
     (N, 3, 224, 224) -> stem -> (N, 192, 28, 28) -> 3a, 3b -> pool -> 4a
     [aux1] -> 4b, 4c, 4d [aux2] -> 4e -> pool -> 5a, 5b -> (N, 1024, 7, 7) -> FC.
     """
-    check_positive_int("num_classes", num_classes)
-    check_positive_int("in_channels", in_channels)
-    k = large_kernel
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    aux_logits = check_bool("aux_logits", aux_logits)
+    k = check_choice("large_kernel", check_int("large_kernel", large_kernel), (3, 5))
     stem = nn.Sequential(
         conv_block(in_channels, 64, 7, stride=2, padding=3, batch_norm=True),
         nn.MaxPool2d(3, stride=2, ceil_mode=True),
@@ -265,10 +288,10 @@ def googlenet_small(
     -> module a1 [aux1] -> module b -> pool -> 8x8 [aux2] -> module c -> GAP -> FC.
     Auxiliary heads (on by default) pool to 2x2 and use 32 channels and 64 hidden units.
     """
-    check_positive_int("num_classes", num_classes)
-    check_positive_int("in_channels", in_channels)
-    check_positive_int("width", width)
-    w = width
+    num_classes = check_int("num_classes", num_classes, minimum=1)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    aux_logits = check_bool("aux_logits", aux_logits)
+    w = check_int("width", width, minimum=1)
     stem = nn.Sequential(
         conv_block(in_channels, 2 * w, 3, padding=1, batch_norm=True),
         nn.MaxPool2d(2, 2),

@@ -11,11 +11,17 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._common import check_positive_int
+from course_lib.validate import check_int, check_shape
 
 
 def mlpconv(in_channels: int, out_channels: int, kernel_size: int, **kwargs) -> nn.Sequential:
-    """Conv k x k -> ReLU -> 1x1 -> ReLU -> 1x1 -> ReLU (a tiny MLP slid over every pixel)."""
+    """Conv k x k -> ReLU -> 1x1 -> ReLU -> 1x1 -> ReLU (a tiny MLP slid over every pixel).
+
+    ``kwargs`` (``stride``, ``padding``, ...) go to the first ``nn.Conv2d``.
+    """
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    out_channels = check_int("out_channels", out_channels, minimum=1)
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, **kwargs),
         nn.ReLU(inplace=True),
@@ -32,14 +38,14 @@ class NiN(nn.Module):
 
     def __init__(self, *, in_channels: int, num_classes: int, widths: Sequence[int]) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("num_classes", num_classes)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        widths = check_shape("widths", widths, layout="block widths such as (32, 64)")
         if not widths:
             raise ValueError("widths=() must name at least one block width")
         layers: list[nn.Module] = []
         channels = in_channels
         for w in widths:
-            check_positive_int("widths entry", w)
             layers += [mlpconv(channels, w, 3, padding=1), nn.MaxPool2d(2, 2)]
             channels = w
         layers.append(mlpconv(channels, num_classes, 3, padding=1))
@@ -52,4 +58,4 @@ class NiN(nn.Module):
 
 def nin(*, in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (32, 64)) -> NiN:
     """A small Network-in-Network for 32x32 course data."""
-    return NiN(in_channels=in_channels, num_classes=num_classes, widths=tuple(widths))
+    return NiN(in_channels=in_channels, num_classes=num_classes, widths=widths)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import check_choice, check_positive_int
+from course_lib.validate import check_bool, check_choice, check_int, check_shape
 
 SHORTCUTS = ("projection", "zero_pad")
 
@@ -29,10 +29,13 @@ class ZeroPadShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
+        stride = check_int("stride", stride, minimum=1)
         if out_channels < in_channels:
             raise ValueError(
-                f"zero_pad shortcut cannot shrink channels ({in_channels} -> {out_channels}); "
-                "use shortcut='projection'"
+                f"zero_pad shortcut cannot shrink channels (in_channels={in_channels} -> "
+                f"out_channels={out_channels}); use shortcut='projection'"
             )
         self.extra, self.stride = out_channels - in_channels, stride
 
@@ -80,10 +83,12 @@ class ResidualBlock(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("out_channels", out_channels)
-        check_positive_int("stride", stride)
-        check_choice("shortcut", shortcut, SHORTCUTS)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
+        stride = check_int("stride", stride, minimum=1)
+        skip = check_bool("skip", skip)
+        shortcut = check_choice("shortcut", shortcut, SHORTCUTS)
+        batch_norm = check_bool("batch_norm", batch_norm)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=not batch_norm)
         self.bn1 = _norm(out_channels, batch_norm)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=not batch_norm)
@@ -120,10 +125,12 @@ class Bottleneck(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("channels", channels)
-        check_positive_int("stride", stride)
-        check_choice("shortcut", shortcut, SHORTCUTS)
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        channels = check_int("channels", channels, minimum=1)
+        stride = check_int("stride", stride, minimum=1)
+        skip = check_bool("skip", skip)
+        shortcut = check_choice("shortcut", shortcut, SHORTCUTS)
+        batch_norm = check_bool("batch_norm", batch_norm)
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=not batch_norm)
         self.bn1 = _norm(channels, batch_norm)
@@ -166,9 +173,16 @@ class ResNet(nn.Module):
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        check_positive_int("num_classes", num_classes)
+        if not (isinstance(block, type) and issubclass(block, ResidualBlock | Bottleneck)):
+            raise TypeError(f"block={block!r} must be the class ResidualBlock or Bottleneck")
+        blocks = check_shape("blocks", blocks, layout="blocks per stage, e.g. (2, 2, 2, 2)")
+        widths = check_shape("widths", widths, layout="a width per stage, e.g. (64, 128)")
         if len(blocks) != len(widths) or not blocks:
-            raise ValueError(f"blocks={tuple(blocks)} and widths={tuple(widths)} must pair up")
+            raise ValueError(f"blocks={blocks} and widths={widths} must pair up, one per stage")
+        if not isinstance(stem, nn.Module):
+            raise TypeError(f"stem must be a torch.nn.Module, not {type(stem).__name__}")
+        stem_channels = check_int("stem_channels", stem_channels, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
         self.stem = stem
         stages: list[nn.Module] = []
         channels = stem_channels
@@ -208,7 +222,7 @@ def _imagenet_stem(in_channels: int) -> nn.Sequential:
 
 
 def _full(block, blocks, num_classes: int, in_channels: int) -> ResNet:
-    check_positive_int("in_channels", in_channels)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
     return ResNet(
         block=block,
         blocks=blocks,
@@ -244,10 +258,13 @@ def _small(
     shortcut: str,
     batch_norm: bool,
 ) -> ResNet:
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth={depth!r} must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, ...)")
-    check_positive_int("in_channels", in_channels)
-    check_positive_int("width", width)
+    what = "6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, ...)"
+    depth = check_int("depth", depth, minimum=8, what=what)
+    if (depth - 2) % 6:
+        raise ValueError(f"depth={depth} must be {what}")
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    width = check_int("width", width, minimum=1)
+    batch_norm = check_bool("batch_norm", batch_norm)
     n = (depth - 2) // 6
     stem = nn.Sequential(
         nn.Conv2d(in_channels, width, 3, padding=1, bias=not batch_norm),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._common import check_positive_int
+from course_lib.validate import check_bool, check_int, check_probability, check_shape
 
 VGG16_LAYOUT: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
@@ -25,14 +25,20 @@ def make_vgg_features(
     layout: Sequence[int | str], *, in_channels: int = 3, batch_norm: bool = False
 ) -> nn.Sequential:
     """Conv 3x3 (padding 1) + ReLU for each int in ``layout``, a 2x2 max pool for "M"."""
+    if not isinstance(layout, tuple | list):
+        raise TypeError(
+            f"layout must be a tuple or list of widths and 'M', not {type(layout).__name__}"
+        )
+    channels = check_int("in_channels", in_channels, minimum=1)
+    batch_norm = check_bool("batch_norm", batch_norm)
     layers: list[nn.Module] = []
-    channels = in_channels
-    for item in layout:
-        if item == "M":
+    for i, item in enumerate(layout):
+        if isinstance(item, str) and item == "M":
             layers.append(nn.MaxPool2d(2, 2))
             continue
-        if not isinstance(item, int) or item <= 0:
-            raise ValueError(f"layout entry {item!r} must be a positive int or 'M'")
+        if isinstance(item, str):
+            raise ValueError(f"layout[{i}]={item!r} must be a positive int or 'M'")
+        item = check_int(f"layout[{i}]", item, minimum=1, what="a positive int or 'M'")
         layers.append(nn.Conv2d(channels, item, 3, padding=1))
         if batch_norm:
             layers.append(nn.BatchNorm2d(item))
@@ -55,6 +61,13 @@ class VGG(nn.Module):
         dropout: float,
     ) -> None:
         super().__init__()
+        if not isinstance(features, nn.Module):
+            raise TypeError(f"features must be a torch.nn.Module, not {type(features).__name__}")
+        feature_channels = check_int("feature_channels", feature_channels, minimum=1)
+        hidden = check_int("hidden", hidden, minimum=1)
+        num_classes = check_int("num_classes", num_classes, minimum=1)
+        pool_size = check_int("pool_size", pool_size, minimum=1)
+        dropout = check_probability("dropout", dropout)
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((pool_size, pool_size))
         self.classifier = nn.Sequential(
@@ -76,8 +89,6 @@ def vgg16(
     *, num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, dropout: float = 0.5
 ) -> VGG:
     """VGG-16 (configuration D) with random weights; 138,357,544 parameters by default."""
-    check_positive_int("num_classes", num_classes)
-    check_positive_int("in_channels", in_channels)
     features = make_vgg_features(VGG16_LAYOUT, in_channels=in_channels, batch_norm=batch_norm)
     return VGG(
         features,
@@ -103,9 +114,7 @@ def vgg_small(
     (N, in_channels, H, W) -> (N, widths[-1], H / 2**len(widths), ...) -> pool to 2x2
     -> hidden -> hidden -> num_classes.
     """
-    check_positive_int("num_classes", num_classes)
-    check_positive_int("in_channels", in_channels)
-    check_positive_int("hidden", hidden)
+    widths = check_shape("widths", widths, layout="stage widths such as (16, 32, 64)")
     if len(widths) == 0:
         raise ValueError("widths=() must name at least one stage width")
     layout: list[int | str] = []

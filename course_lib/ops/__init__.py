@@ -21,7 +21,16 @@ from .activations import (
 from .conv import conv2d, conv2d_backward, conv2d_naive
 from .dropout import dropout, dropout_backward
 from .gradcheck import GradientCheck, gradient_check, numerical_gradient, relative_error
-from .norm import batch_norm, batch_norm_backward, group_norm, instance_norm, layer_norm
+from .norm import (
+    batch_norm,
+    batch_norm_backward,
+    group_norm,
+    group_norm_backward,
+    instance_norm,
+    instance_norm_backward,
+    layer_norm,
+    layer_norm_backward,
+)
 from .pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -53,9 +62,12 @@ __all__ = [
     "dropout_backward",
     "gradient_check",
     "group_norm",
+    "group_norm_backward",
     "instance_norm",
+    "instance_norm_backward",
     "l2_pool2d",
     "layer_norm",
+    "layer_norm_backward",
     "leaky_relu",
     "leaky_relu_grad",
     "max_pool2d",

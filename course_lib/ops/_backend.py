@@ -14,7 +14,10 @@ import numpy as np
 import torch
 from array_api_compat import array_namespace, device, is_numpy_array, is_torch_array
 
+from course_lib.validate import check_array, check_pair
+
 __all__ = [
+    "array_arg",
     "as_pair",
     "check_ndim",
     "col2im",
@@ -65,28 +68,27 @@ def namespace(*arrays, names: tuple[str, ...] | None = None):
 
 
 def as_pair(name: str, value, *, minimum: int = 0, what: str = "") -> tuple[int, int]:
-    """An int or an (h, w) pair as a validated pair of ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name}={value!r} must be an int or an (h, w) pair")
-        pair = tuple(value)
-    else:
-        pair = (value, value)
-    out = []
-    for v in pair:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{name}={value!r} must be an int or an (h, w) pair of ints")
-        if v < minimum:
-            raise ValueError(f"{name}={value!r} must be {what or f'>= {minimum}'}")
-        out.append(int(v))
-    return out[0], out[1]
+    """An int or an (h, w) pair as a validated pair of ints (``validate.check_pair``)."""
+    return check_pair(name, value, minimum=minimum, what=what or None)
 
 
 def check_ndim(name: str, x, ndims: tuple[int, ...], layout: str) -> None:
-    if x.ndim not in ndims:
-        raise ValueError(
-            f"{name} has {x.ndim} dimensions (shape {tuple(x.shape)}); expected {layout}"
-        )
+    """``validate.check_array`` with the allowed numbers of dimensions and their layout."""
+    check_array(name, x, ndim=ndims, layout=layout)
+
+
+def array_arg(name: str, x, *, ndim=None, layout: str = "", floating: bool = False):
+    """A required array argument: checked by ``validate.check_array``, ready for the ops.
+
+    ``None``, lists and other objects raise ``TypeError`` naming ``name``. A numpy array
+    in big-endian (non-native) byte order comes back as a native copy, so that it mixes
+    with native arrays and converts to torch; any other array comes back as it is
+    (read-only, Fortran-ordered and negative-stride numpy arrays work unchanged).
+    """
+    check_array(name, x, ndim=ndim, layout=layout, floating=floating)
+    if is_numpy_array(x) and not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    return x
 
 
 def check_kernel_size(w) -> None:
@@ -146,6 +148,13 @@ def contiguous(x):
 
 def is_floating(xp, x) -> bool:
     return xp.isdtype(x.dtype, "real floating")
+
+
+def is_half(x) -> bool:
+    """Whether ``x`` holds float16 or bfloat16 (numpy has only the first)."""
+    if is_torch_array(x):
+        return x.dtype in (torch.float16, torch.bfloat16)
+    return x.dtype == np.float16
 
 
 def uniform(x, generator):

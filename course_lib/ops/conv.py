@@ -14,13 +14,17 @@ cs231n's layer notes.
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from course_lib.shapes import conv_output_size
 
 from ._backend import (
+    array_arg,
     as_pair,
     check_kernel_size,
-    check_ndim,
     col2im,
     contiguous,
+    is_half,
     is_torch_array,
     namespace,
     pad2d,
@@ -30,14 +34,40 @@ from ._backend import (
 __all__ = ["conv2d", "conv2d_backward", "conv2d_naive"]
 
 
-def _geometry(x, w, b, stride, padding):
-    """Validate a conv2d call; return ((sh, sw), (ph, pw), (oh, ow))."""
-    check_ndim("x", x, (4,), "(N, C, H, W): a batch of images")
-    check_ndim("w", w, (4,), "(F, C, KH, KW): F filters of C x KH x KW")
+def _output_hw(x_shape, w_shape, stride, padding) -> tuple[int, int]:
+    """(OH, OW) of a convolution, from ``course_lib.shapes.conv_output_size``.
+
+    stride, padding: (h, w) pairs of validated ints. ``conv_output_size`` decides what
+    is refused; a kernel larger than the padded input (or an empty image, which torch
+    refuses too) raises ``ValueError`` worded in 2-D, the learner's terms.
+    """
+    (sh, sw), (ph, pw) = stride, padding
+    h, wd = x_shape[-2:]
+    kh, kw = w_shape[-2:]
+    try:
+        return conv_output_size(h, kh, ph, sh), conv_output_size(wd, kw, pw, sw)
+    except ValueError as err:
+        if h < 1 or wd < 1:
+            raise ValueError(
+                f"x has shape {tuple(x_shape)}, an empty {h}x{wd} image; expected H and W >= 1"
+            ) from err
+        shown = ph if ph == pw else (ph, pw)
+        raise ValueError(
+            f"kernel {kh}x{kw} is larger than the padded input {h + 2 * ph}x{wd + 2 * pw} "
+            f"(padding={shown})"
+        ) from err
+
+
+def _arguments(x, w, b, stride, padding):
+    """Validate a conv2d call; return (xp, x, w, b, (sh, sw), (ph, pw), (oh, ow))."""
+    x = array_arg("x", x, ndim=4, layout="(N, C, H, W): a batch of images")
+    w = array_arg("w", w, ndim=4, layout="(F, C, KH, KW): F filters of C x KH x KW")
+    b = None if b is None else array_arg("b", b)
+    xp = namespace(x, w, b, names=("x", "w", "b"))
     sh, sw = as_pair("stride", stride, minimum=1, what="positive (> 0)")
     ph, pw = as_pair("padding", padding, minimum=0, what="non-negative (>= 0)")
-    n, c, h, wd = x.shape
-    f, cw, kh, kw = w.shape
+    c = x.shape[1]
+    f, cw = w.shape[:2]
     check_kernel_size(w)
     if cw != c:
         raise ValueError(
@@ -45,34 +75,58 @@ def _geometry(x, w, b, stride, padding):
             f"(shape {tuple(x.shape)}); expected w.shape[1] == x.shape[1]"
         )
     if b is not None and (b.ndim != 1 or b.shape[0] != f):
-        raise ValueError(f"b has shape {tuple(b.shape)}; expected ({f},), one bias per filter")
+        raise ValueError(
+            f"b has shape {tuple(b.shape)}; expected ({f},), one bias per filter of w "
+            f"(shape {tuple(w.shape)})"
+        )
     if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
         raise TypeError(
             f"x has dtype {x.dtype} but w has {w.dtype}"
             + ("" if b is None else f" and b has {b.dtype}")
             + "; expected one floating dtype for all"
         )
-    if kh > h + 2 * ph or kw > wd + 2 * pw:
-        raise ValueError(
-            f"kernel {kh}x{kw} is larger than the padded input {h + 2 * ph}x{wd + 2 * pw} "
-            f"(padding={padding})"
-        )
-    oh = (h + 2 * ph - kh) // sh + 1
-    ow = (wd + 2 * pw - kw) // sw + 1
-    return (sh, sw), (ph, pw), (oh, ow)
+    oh, ow = _output_hw(x.shape, w.shape, (sh, sw), (ph, pw))
+    return xp, x, w, b, (sh, sw), (ph, pw), (oh, ow)
 
 
-def _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw):
-    """Every KH x KW x C window of ``x`` as a column, image by image.
+# How the product is laid out (timings of benchmarks/ops.py's conv: float32, 2 threads,
+# a 2-core AMD EPYC on which numpy's OpenBLAS and torch's MKL multiply at AVX2 speed):
+# * torch: a batch of products, the filters times each image's columns (2.0-2.2 ms;
+#   MKL takes 3 ms for the single product with N*OH*OW columns alone);
+# * numpy: one product with the columns of the whole batch (OpenBLAS: 1.4 ms for that
+#   product, 1.8-1.9 ms for numpy's stack of per-image products, which the backward
+#   pass finds slower still). A few images at a time would be faster alone (2.45 ms
+#   against 3.0) but slower when alternated with torch's kernels, as the benchmark runs
+#   it (2.2x F.conv2d's time and more, against 1.65-1.8x), since torch's threads spin
+#   for a while after each kernel and the many small products meet them.
 
-    Returns (N, C*KH*KW, OH*OW): rows ordered like a flattened filter (c, u, v), so
-    ``w.reshape(F, -1) @ cols`` is the whole convolution, one matrix per image.
+
+def _columns(xp, win, *, per_image: bool):
+    """im2col: every C x KH x KW window of ``win`` copied, once, into a column.
+
+    win: (M, C, OH, OW, KH, KW), a strided view of the windows of M padded images.
+    Rows are ordered like a flattened filter (c, u, v), so ``w.reshape(F, -1) @ cols``
+    is the whole convolution. Returns (M, C*KH*KW, OH*OW), one matrix per image, if
+    ``per_image``, else (C*KH*KW, M*OH*OW), one matrix for all (columns ordered m, i, j).
     """
-    xpad = pad2d(xp, x, ph, pw)  # (N, C, H + 2ph, W + 2pw)
-    win = windows(xpad, kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
-    n, c, oh, ow = win.shape[:4]
-    cols = xp.permute_dims(win, (0, 1, 4, 5, 2, 3))  # (N, C, KH, KW, OH, OW), a view
-    return xp.reshape(cols, (n, c * kh * kw, oh * ow))  # the one copy
+    m, c, oh, ow, kh, kw = win.shape
+    if per_image:
+        cols = xp.permute_dims(win, (0, 1, 4, 5, 2, 3))  # (M, C, KH, KW, OH, OW), a view
+        return xp.reshape(cols, (m, c * kh * kw, oh * ow))  # the one copy
+    cols = xp.permute_dims(win, (1, 4, 5, 0, 2, 3))  # (C, KH, KW, M, OH, OW), a view
+    return xp.reshape(cols, (c * kh * kw, m * oh * ow))  # the one copy
+
+
+def _windows_times_filters(xp, win, w_mat, *, per_image: bool):
+    """Every window of ``win`` (M, C, OH, OW, KH, KW) times every filter of ``w_mat``
+    (F, C*KH*KW): im2col, then one matrix product (batched over the M images if
+    ``per_image``). Returns (M, F, OH*OW) (otherwise as a transposed view)."""
+    m, _, oh, ow = win.shape[:4]
+    cols = _columns(xp, win, per_image=per_image)
+    if per_image:
+        return xp.matmul(w_mat, cols)  # (M, F, OH*OW)
+    product = xp.reshape(xp.matmul(w_mat, cols), (w_mat.shape[0], m, oh * ow))  # (F, M, OH*OW)
+    return xp.permute_dims(product, (1, 0, 2))  # (M, F, OH*OW), a view
 
 
 def conv2d(x, w, b=None, *, stride=1, padding=0):
@@ -83,23 +137,25 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
     ``OH = floor((H + 2*ph - KH) / sh) + 1`` (``course_lib.shapes.conv_output_size``).
 
     ``out[n, f, i, j] = sum_{c, u, v} x_pad[n, c, i*sh + u, j*sw + v] * w[f, c, u, v] + b[f]``,
-    the same as ``torch.nn.functional.conv2d``. Implementation: im2col (one copy of
-    size N x C*KH*KW x OH*OW) then a matrix multiply of the (F, C*KH*KW) filters with
-    each image's columns.
+    the same as ``torch.nn.functional.conv2d``. Implementation: im2col (every
+    C x KH x KW window copied into a column, one copy of N x C*KH*KW x OH*OW values)
+    then one matrix multiply of the (F, C*KH*KW) filters with all the columns (for
+    torch tensors, batched over the images). float16 and bfloat16 are summed in float32
+    and rounded once.
     """
-    xp = namespace(x, w, b, names=("x", "w", "b"))
-    (sh, sw), (ph, pw), (oh, ow) = _geometry(x, w, b, stride, padding)
+    xp, x, w, b, (sh, sw), (ph, pw), (oh, ow) = _arguments(x, w, b, stride, padding)
+    dtype = x.dtype
+    if is_half(x):  # sum in float32 and round once at the end, as torch's kernels do
+        x, w, b = (None if a is None else xp.astype(a, xp.float32) for a in (x, w, b))
     n = x.shape[0]
     f, c, kh, kw = w.shape
-    cols = _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
-    # One (F, C*KH*KW) @ (C*KH*KW, OH*OW) product per image: the result is already in
-    # (N, F, ...) order, so no transpose of the output is needed (faster than one big
-    # product over N*OH*OW columns followed by a permute; benchmarks/ops.py).
-    out = xp.matmul(w_mat, cols)  # (N, F, OH*OW)
+    win = windows(pad2d(xp, x, ph, pw), kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
+    per_image = is_torch_array(x)
+    out = contiguous(_windows_times_filters(xp, win, w_mat, per_image=per_image))  # (N, F, OH*OW)
     if b is not None:
-        out = out + xp.reshape(b, (f, 1))
-    return xp.reshape(out, (n, f, oh, ow))  # (N, F, OH, OW)
+        out += xp.reshape(b, (f, 1))  # in place: out is a fresh array
+    return xp.astype(xp.reshape(out, (n, f, oh, ow)), dtype, copy=False)  # (N, F, OH, OW)
 
 
 def conv2d_backward(dout, x, w, *, stride=1, padding=0):
@@ -113,8 +169,9 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0):
     * dx: each output gradient, times the filter, is spread back over the window it
       came from (col2im, overlapping windows add), then the padding is cut off.
     """
-    xp = namespace(dout, x, w, names=("dout", "x", "w"))
-    (sh, sw), (ph, pw), (oh, ow) = _geometry(x, w, None, stride, padding)
+    dout = array_arg("dout", dout)
+    xp, x, w, _, (sh, sw), (ph, pw), (oh, ow) = _arguments(x, w, None, stride, padding)
+    namespace(dout, x, names=("dout", "x"))
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     expected = (n, f, oh, ow)
@@ -129,12 +186,22 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0):
         )
     dout_cols = xp.reshape(dout, (n, f, oh * ow))  # (N, F, OH*OW)
     db = xp.sum(dout_cols, axis=(0, 2))  # (F,)
-    cols = _windows_as_columns(xp, x, kh, kw, sh, sw, ph, pw)  # (N, C*KH*KW, OH*OW)
-    dw = xp.sum(xp.matmul(dout_cols, xp.permute_dims(cols, (0, 2, 1))), axis=0)  # (F, C*KH*KW)
+    w_t = xp.permute_dims(xp.reshape(w, (f, c * kh * kw)), (1, 0))  # (C*KH*KW, F)
+    win = windows(pad2d(xp, x, ph, pw), kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
+    if is_torch_array(x):  # image by image, as the forward pass
+        cols = _columns(xp, win, per_image=True)  # (N, C*KH*KW, OH*OW)
+        dw = xp.sum(xp.matmul(dout_cols, xp.permute_dims(cols, (0, 2, 1))), axis=0)
+        dcols = xp.matmul(w_t, dout_cols)  # (N, C*KH*KW, OH*OW)
+        dcols = xp.reshape(dcols, (n, c, kh, kw, oh, ow))  # (N, C, KH, KW, OH, OW)
+    else:  # one product each for the batch: OpenBLAS is slow on numpy's stacked products
+        cols = _columns(xp, win, per_image=False)  # (C*KH*KW, N*OH*OW)
+        dout_mat = contiguous(xp.permute_dims(dout_cols, (1, 0, 2)))  # (F, N, OH*OW)
+        dout_mat = xp.reshape(dout_mat, (f, n * oh * ow))  # (F, N*OH*OW)
+        dw = xp.matmul(dout_mat, xp.permute_dims(cols, (1, 0)))  # (F, C*KH*KW)
+        del cols
+        dcols = xp.reshape(xp.matmul(w_t, dout_mat), (c, kh, kw, n, oh, ow))
+        dcols = xp.permute_dims(dcols, (3, 0, 1, 2, 4, 5))  # (N, C, KH, KW, OH, OW), a view
     dw = xp.reshape(dw, (f, c, kh, kw))
-    w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
-    dcols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), dout_cols)  # (N, C*KH*KW, OH*OW)
-    dcols = xp.reshape(dcols, (n, c, kh, kw, oh, ow))  # (N, C, KH, KW, OH, OW)
     dxpad = col2im(xp, dcols, (n, c, h + 2 * ph, wd + 2 * pw), sh, sw)
     dx = contiguous(dxpad[:, :, ph : ph + h, pw : pw + wd])  # (N, C, H, W)
     return dx, dw, db
@@ -144,16 +211,19 @@ def conv2d_naive(x, w, b=None, *, stride=1, padding=0):
     """:func:`conv2d` by four explicit loops over images, filters, rows and columns.
 
     The definition written out, for teaching and as a second opinion; about three
-    orders of magnitude slower than :func:`conv2d`. Computes in numpy; a torch input
-    gives a torch output on its device.
+    orders of magnitude slower than :func:`conv2d`. Computes in numpy (bfloat16 torch
+    tensors in float32, which numpy lacks); a torch input gives a torch output of its
+    dtype on its device.
     """
-    namespace(x, w, b, names=("x", "w", "b"))
-    (sh, sw), (ph, pw), (oh, ow) = _geometry(x, w, b, stride, padding)
+    _, x, w, b, (sh, sw), (ph, pw), (oh, ow) = _arguments(x, w, b, stride, padding)
     back = None
     if is_torch_array(x):
         back = (x.device, x.dtype)
-        x, w = x.detach().cpu().numpy(), w.detach().cpu().numpy()
-        b = None if b is None else b.detach().cpu().numpy()
+        compute = torch.float32 if x.dtype == torch.bfloat16 else x.dtype
+        x, w = (t.detach().to("cpu", compute).numpy() for t in (x, w))
+        b = None if b is None else b.detach().to("cpu", compute).numpy()
+    # C order, so that every memory layout of the input sums in the same order
+    x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
     xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     n = x.shape[0]
     f, _, kh, kw = w.shape
@@ -167,7 +237,5 @@ def conv2d_naive(x, w, b=None, *, stride=1, padding=0):
             if b is not None:
                 out[i, k] += b[k]
     if back is not None:
-        import torch
-
         return torch.from_numpy(out).to(device=back[0], dtype=back[1])
     return out

@@ -6,10 +6,17 @@ Centred differences approximate each partial derivative of a scalar loss
     dL/dx[i] ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps),
 
 with an error of order eps^2. ``df`` plays the role of the upstream gradient, so the
-numerical result is what a layer's backward must return for ``dout = df``. The
-comparison uses a relative error, ``||a - n|| / (||a|| + ||n||)``, which does not
-depend on the scale of the gradient; in float64 a correct backward gives about 1e-9
-or less, a wrong one 1e-2 or more. (The technique as in cs231n's gradient_check.)
+numerical result is what a layer's backward must return for ``dout = df``. (The
+technique as in cs231n's ``gradient_check.py``.)
+
+The comparison, :func:`relative_error`, is ``||a - n|| / (||a|| + ||n||)`` over the
+whole array (Euclidean norms), which does not depend on the scale of the gradient; in
+float64 a correct backward gives about 1e-9 or less, a wrong one 1e-2 or more. It is
+*not* cs231n's ``rel_error``, the largest elementwise ratio
+``max |a - n| / max(1e-8, |a| + |n|)``: that one lets a single entry whose true
+gradient is nearly 0 (where centred differences keep an absolute error of about 1e-10)
+fail a correct backward, while the norm weighs every entry by the size of the whole
+gradient.
 """
 
 from __future__ import annotations
@@ -19,25 +26,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
-from ._backend import is_torch_array, namespace
+from course_lib.validate import as_float_array, check_number
+
+from ._backend import array_arg, contiguous, is_torch_array, namespace
 
 __all__ = ["GradientCheck", "gradient_check", "numerical_gradient", "relative_error"]
 
 
-def _to_numpy(a) -> np.ndarray:
-    if is_torch_array(a):
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
-
-
 def relative_error(analytic, numerical) -> float:
-    """``||a - n|| / max(||a|| + ||n||, tiny)``: 0 when equal, up to 1 when unrelated."""
-    a = _to_numpy(analytic).astype(np.float64)
-    n = _to_numpy(numerical).astype(np.float64)
+    """``||a - n|| / max(||a|| + ||n||, tiny)``: 0 when equal, up to 1 when unrelated.
+
+    Norms over the whole arrays, computed in float64 (any float dtype goes in, bfloat16
+    tensors included); see the module docstring for how this differs from cs231n's
+    elementwise ``rel_error``.
+    """
+    a = as_float_array("analytic", array_arg("analytic", analytic))
+    n = as_float_array("numerical", array_arg("numerical", numerical))
     if a.shape != n.shape:
         raise ValueError(
-            f"analytic gradient has shape {a.shape}; expected {n.shape}, the shape of x"
+            f"analytic gradient has shape {a.shape}; expected {n.shape}, the shape of the "
+            "numerical gradient (and of x)"
         )
     scale = float(np.linalg.norm(a) + np.linalg.norm(n))
     return float(np.linalg.norm(a - n) / max(scale, np.finfo(np.float64).tiny))
@@ -68,11 +78,12 @@ def numerical_gradient(f: Callable, x, df=None, *, eps: float = 1e-6):
     tensor (float64 recommended); df: upstream gradient shaped like f(x), default all
     ones. Returns an array of x's kind and shape. Evaluates f 2 * x.size times.
     """
+    if not callable(f):
+        raise TypeError(f"f must be a function of one array, not {type(f).__name__}")
+    x = array_arg("x", x, floating=True)
+    df = None if df is None else contiguous(array_arg("df", df))  # C order: one summation order
     xp = namespace(x, df, names=("x", "df"))
-    if not (isinstance(eps, float) and eps > 0):
-        raise ValueError(f"eps={eps!r} must be a positive float")
-    if not xp.isdtype(x.dtype, "real floating"):
-        raise TypeError(f"x has dtype {x.dtype}; expected a floating dtype (float64 is best)")
+    eps = check_number("eps", eps, positive=True)
 
     def loss(z) -> float:
         out = f(z)
@@ -84,7 +95,7 @@ def numerical_gradient(f: Callable, x, df=None, *, eps: float = 1e-6):
             )
         return float(xp.sum(out * df))
 
-    z = x.clone() if is_torch_array(x) else np.array(x, copy=True)
+    z = x.clone() if is_torch_array(x) else np.array(x, copy=True, order="C")
     grad = np.zeros(tuple(x.shape), dtype=np.float64)
     for idx in np.ndindex(*x.shape):
         original = float(z[idx])
@@ -95,8 +106,6 @@ def numerical_gradient(f: Callable, x, df=None, *, eps: float = 1e-6):
         z[idx] = original
         grad[idx] = (plus - minus) / (2 * eps)
     if is_torch_array(x):
-        import torch
-
         return torch.from_numpy(grad).to(dtype=x.dtype, device=x.device)
     return grad.astype(x.dtype, copy=False)
 

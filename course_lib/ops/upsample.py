@@ -15,11 +15,15 @@ and device.
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from course_lib.shapes import conv_transpose_output_size
+from course_lib.validate import check_int, check_shape
 
 from ._backend import (
+    array_arg,
     as_pair,
     check_kernel_size,
-    check_ndim,
     col2im,
     contiguous,
     device,
@@ -45,9 +49,12 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0):
     from each border. Output (N, C_out, OH, OW) with
     ``OH = (H - 1) * sh - 2 * ph + KH + output_padding``, as ``F.conv_transpose2d``.
     """
+    x = array_arg("x", x, ndim=4, layout="(N, C_in, H, W): a batch of feature maps")
+    w = array_arg(
+        "w", w, ndim=4, layout="(C_in, C_out, KH, KW), torch's layout for transposed convs"
+    )
+    b = None if b is None else array_arg("b", b)
     xp = namespace(x, w, b, names=("x", "w", "b"))
-    check_ndim("x", x, (4,), "(N, C_in, H, W): a batch of feature maps")
-    check_ndim("w", w, (4,), "(C_in, C_out, KH, KW), torch's layout for transposed convs")
     sh, sw = as_pair("stride", stride, minimum=1, what="positive (> 0)")
     ph, pw = as_pair("padding", padding, minimum=0, what="non-negative (>= 0)")
     oph, opw = as_pair("output_padding", output_padding, minimum=0, what="non-negative (>= 0)")
@@ -68,15 +75,25 @@ def conv_transpose2d(x, w, b=None, *, stride=1, padding=0, output_padding=0):
             f"b has shape {tuple(b.shape)}; expected ({f},), one bias per output channel"
         )
     if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
-        raise TypeError(f"x has dtype {x.dtype} but w has {w.dtype}; expected the same dtype")
+        raise TypeError(
+            f"x has dtype {x.dtype} but w has {w.dtype}"
+            + ("" if b is None else f" and b has {b.dtype}")
+            + "; expected one floating dtype for all"
+        )
     full_h = (h - 1) * sh + kh + oph
     full_w = (wd - 1) * sw + kw + opw
-    oh, ow = full_h - 2 * ph, full_w - 2 * pw
-    if oh < 1 or ow < 1:
+    try:  # the one place output sizes are computed and refused
+        oh = conv_transpose_output_size(h, kh, ph, sh, oph)
+        ow = conv_transpose_output_size(wd, kw, pw, sw, opw)
+    except ValueError as err:
+        if h < 1 or wd < 1:
+            raise ValueError(
+                f"x has shape {tuple(x.shape)}, an empty {h}x{wd} map; expected H and W >= 1"
+            ) from err
         raise ValueError(
             f"padding={padding!r} crops the whole output: {full_h}x{full_w} before cropping; "
             "expected a padding smaller than half of that"
-        )
+        ) from err
     w_mat = xp.reshape(w, (c, f * kh * kw))  # (C_in, C_out*KH*KW)
     x_mat = xp.reshape(xp.permute_dims(x, (1, 0, 2, 3)), (c, n * h * wd))  # (C_in, N*H*W)
     cols = xp.matmul(xp.permute_dims(w_mat, (1, 0)), x_mat)  # (C_out*KH*KW, N*H*W)
@@ -100,8 +117,8 @@ def upsample_nearest(x, scale):
     x: (N, C, H, W) -> (N, C, H*sh, W*sw); ``F.interpolate(mode="nearest")`` with an
     integer scale factor.
     """
+    x = array_arg("x", x, ndim=4, layout="(N, C, H, W)")
     xp = namespace(x, names=("x",))
-    check_ndim("x", x, (4,), "(N, C, H, W)")
     sh, sw = _scale(scale)
     n, c, h, w = x.shape
     blocks = xp.broadcast_to(x[:, :, :, None, :, None], (n, c, h, sh, w, sw))  # a view
@@ -114,8 +131,8 @@ def bed_of_nails(x, scale):
 
     x: (N, C, H, W) -> (N, C, H*sh, W*sw).
     """
+    x = array_arg("x", x, ndim=4, layout="(N, C, H, W)")
     xp = namespace(x, names=("x",))
-    check_ndim("x", x, (4,), "(N, C, H, W)")
     sh, sw = _scale(scale)
     n, c, h, w = x.shape
     out = xp.zeros((n, c, h * sh, w * sw), dtype=x.dtype, device=device(x))
@@ -131,8 +148,9 @@ def max_unpool2d(x, indices, kernel_size, *, stride=None, output_size=None):
     plane). The output is (N, C, OH, OW) with ``OH = (H - 1) * stride + kernel`` unless
     ``output_size`` gives (OH, OW) (or the full 4-d shape), as ``F.max_unpool2d``.
     """
+    x = array_arg("x", x, ndim=4, layout="(N, C, H, W): pooled values")
+    indices = array_arg("indices", indices)
     xp = namespace(x, indices, names=("x", "indices"))
-    check_ndim("x", x, (4,), "(N, C, H, W): pooled values")
     kh, kw = as_pair("kernel_size", kernel_size, minimum=1, what="positive (> 0)")
     sh, sw = as_pair(
         "stride", (kh, kw) if stride is None else stride, minimum=1, what="positive (> 0)"
@@ -147,10 +165,10 @@ def max_unpool2d(x, indices, kernel_size, *, stride=None, output_size=None):
     if output_size is None:
         oh, ow = (h - 1) * sh + kh, (w - 1) * sw + kw
     else:
-        size = tuple(output_size)
-        if len(size) == 4:
-            size = size[2:]
-        oh, ow = as_pair("output_size", size, minimum=1, what="positive sizes")
+        size = check_shape(
+            "output_size", output_size, length=(2, 4), layout="(OH, OW) or (N, C, OH, OW)"
+        )
+        oh, ow = size[-2:]
     plane = oh * ow
     if indices.size and (int(xp.min(indices)) < 0 or int(xp.max(indices)) >= plane):
         raise ValueError(
@@ -175,19 +193,22 @@ def bilinear_kernel(channels: int, factor: int, *, like=None):
     itself, on the diagonal (channel c feeds channel c only). Returns float64 numpy,
     or the kind, dtype and device of ``like``.
     """
-    for name, v in (("channels", channels), ("factor", factor)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name}={v!r} must be a positive int")
+    channels = check_int("channels", channels, minimum=1)
+    factor = check_int("factor", factor, minimum=1)
     k = 2 * factor - factor % 2
     centre = factor - 1 if k % 2 == 1 else factor - 0.5
     tri = 1 - np.abs(np.arange(k) - centre) / factor  # (K,)
-    weight = np.zeros((channels, channels, k, k))
+    try:
+        weight = np.zeros((channels, channels, k, k))
+    except (ValueError, MemoryError) as err:  # numpy's "array is too big" is a ValueError
+        raise MemoryError(
+            f"channels={channels}, factor={factor}: a {channels}x{channels}x{k}x{k} kernel "
+            "does not fit in memory"
+        ) from err
     weight[np.arange(channels), np.arange(channels)] = np.outer(tri, tri)
     if like is None:
         return weight
-    namespace(like, names=("like",))
+    like = array_arg("like", like)
     if is_torch_array(like):
-        import torch
-
         return torch.as_tensor(weight, dtype=like.dtype, device=like.device)
     return weight.astype(like.dtype)

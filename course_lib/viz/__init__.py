@@ -14,8 +14,8 @@ from course_lib.viz.interpret import (
     TopPatches,
     activation_maximization,
     layer_output,
+    layer_receptive_field,
     occlusion_map,
-    receptive_field,
     top_activating_patches,
 )
 from course_lib.viz.plots import (
@@ -39,6 +39,7 @@ __all__ = [
     "activation_percentiles",
     "embedding_separation",
     "layer_output",
+    "layer_receptive_field",
     "occlusion_map",
     "pca_embed",
     "plot_activation_percentiles",
@@ -47,7 +48,6 @@ __all__ = [
     "plot_heatmap",
     "plot_history",
     "plot_segmentation",
-    "receptive_field",
     "show_feature_maps",
     "show_image",
     "show_images",

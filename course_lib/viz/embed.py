@@ -10,18 +10,33 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
+from course_lib.validate import check_int, check_number
 from course_lib.viz.plots import to_numpy
 
 __all__ = ["tsne_embed", "pca_embed", "embedding_separation"]
 
 
-def _features(features: Any) -> np.ndarray:
-    f = to_numpy(features, "features").astype(np.float64)
+def _features(features: Any, name: str = "features", *, at_least: int = 1) -> np.ndarray:
+    """``(N, ...)`` numbers as a float64 ``(N, D)`` array, N >= ``at_least``, D >= 1."""
+    f = to_numpy(features, name)
+    if not (np.issubdtype(f.dtype, np.number) or f.dtype == bool):
+        raise TypeError(f"{name} has dtype {f.dtype}; expected numbers")
+    f = f.astype(np.float64)
     if f.ndim < 2:
-        raise ValueError(f"features has shape {tuple(f.shape)}: expected (N, D) or (N, C, H, W)")
+        raise ValueError(f"{name} has shape {tuple(f.shape)}: expected (N, D) or (N, C, H, W)")
+    if len(f) < at_least or f[0].size == 0:
+        raise ValueError(
+            f"{name} has shape {tuple(f.shape)}: expected at least {at_least} points "
+            "with at least one value each"
+        )
     if not np.all(np.isfinite(f)):
-        raise ValueError("features contain NaN or infinite values")
+        raise ValueError(f"{name} contain NaN or infinite values")
     return f.reshape(len(f), -1)  # (N, ...) -> (N, D)
 
 
@@ -31,12 +46,13 @@ def pca_embed(features: Any, *, n_components: int = 2) -> np.ndarray:
     Returns ``(N, n_components)``. Uses an exact SVD, so the result does not depend on
     a seed (up to the usual sign convention, which scikit-learn fixes).
     """
-    from sklearn.decomposition import PCA  # imported on use: scikit-learn takes seconds to load
 
     f = _features(features)
+    n_components = check_int("n_components", n_components, minimum=1)
     if not 1 <= n_components <= min(f.shape):
         raise ValueError(
-            f"n_components={n_components!r} must be between 1 and min(N, D) = {min(f.shape)}"
+            f"n_components={n_components!r} must be between 1 and min(N, D) = {min(f.shape)} "
+            f"for features of {f.shape[0]} points with {f.shape[1]} values each"
         )
     return PCA(n_components=n_components, svd_solver="full").fit_transform(f)
 
@@ -62,17 +78,32 @@ def tsne_embed(
     cores). One by default: on a busy shared CPU its spinning threads made 1,000
     points take about 130 s instead of 15 s in a trial on the course machine.
     """
-    from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
-    f = _features(features)
+    f = _features(features, at_least=2)
     n = len(f)
+    seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    perplexity = check_number("perplexity", perplexity, positive=True)
+    what = "an int >= 250 (scikit-learn's minimum)"
+    max_iter = check_int("max_iter", max_iter, minimum=250, what=what)
+    if threads is not None:  # OpenMP crashes on absurd thread counts, so cap them
+        threads = check_int("threads", threads, minimum=1, maximum=1024)
     if not 0 < perplexity < n:
         raise ValueError(
-            f"perplexity={perplexity!r} must be positive and smaller than the number of points N={n}"
+            f"perplexity={perplexity!r} must be positive and smaller than the number of points "
+            f"in features, N={n}"
+        )
+    largest = float(np.abs(f).max()) if f.size else 0.0
+    if largest > 1e8 or 0.0 < largest < 1e-8:
+        # scikit-learn's t-SNE crashes the process (or fails deep inside) on features of
+        # extreme scale; one global factor changes no distance ratio, so no neighbourhood
+        f = f / largest
+    if f.size == 0 or float(np.ptp(f, axis=0).max()) == 0.0:
+        raise ValueError(
+            f"features has shape {tuple(f.shape)} with all {n} points equal: t-SNE needs "
+            "points that differ (it crashes on identical ones)"
         )
     if pca_first is not None:
+        pca_first = check_int("pca_first", pca_first, what="an int >= 2 or None")
         if pca_first < 2:
             raise ValueError(f"pca_first={pca_first!r} must be at least 2, or None to skip PCA")
         if f.shape[1] > pca_first and n > pca_first:
@@ -101,22 +132,22 @@ def embedding_separation(
     (or raw ``(N, ...)`` features, flattened). Note that a t-SNE map was fitted on all
     points, so this measures separation in the map, not generalisation to new images.
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.neighbors import KNeighborsClassifier
-
-    e = _features(embedding)
+    e = _features(embedding, "embedding")
+    k = check_int("k", k, minimum=1)
+    folds = check_int("folds", folds, minimum=2)
+    seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1)
     y = to_numpy(labels, "labels").reshape(-1)
     if len(y) != len(e):
         raise ValueError(f"labels has {len(y)} entries but embedding has {len(e)} points")
     _, counts = np.unique(y, return_counts=True)
     if len(counts) < 2:
         raise ValueError("labels hold a single class: separation needs at least two")
-    if not isinstance(folds, int) or folds < 2 or counts.min() < folds:
+    if counts.min() < folds:
         raise ValueError(
             f"folds={folds!r} must be an int >= 2 and at most the smallest class size ({counts.min()})"
         )
     n_train = len(e) - int(np.ceil(len(e) / folds))
-    if not isinstance(k, int) or not 1 <= k <= n_train:
+    if not 1 <= k <= n_train:
         raise ValueError(f"k={k!r} must be an int between 1 and the training fold size {n_train}")
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = cross_val_score(KNeighborsClassifier(n_neighbors=k), e, y, cv=splitter)

@@ -6,7 +6,9 @@
   part of the image (Zeiler & Fergus, "occlusion sensitivity").
 * :func:`activation_maximization`: ``x* = argmax_{||x|| = rho} h_ij(theta, x)`` by
   projected gradient ascent on the input (Erhan et al.; Simonyan et al.).
-* :func:`layer_output` and :func:`receptive_field`: the building blocks.
+* :func:`layer_output` and :func:`layer_receptive_field`: the building blocks.
+  (:func:`course_lib.shapes.receptive_field` is the formula for a plain list of
+  (kernel, stride) pairs; this one traces a model's own layers.)
 
 ``layer`` is a submodule of ``model`` or its dotted name (``"features.3"``), the
 name ``model.named_modules()`` lists (a layer that runs more than once in a forward
@@ -14,8 +16,9 @@ pass counts with its first call). Outputs are captured with forward hooks, which
 are removed afterwards, also when something fails. The model runs in eval mode and
 every submodule's train/eval flag is restored afterwards; if ``device=`` differs from
 where the model's parameters live, the model is moved there for the call and moved
-back. ``device=None`` computes where the model already is (``get_device()`` for a
-model without parameters). Results come back as CPU tensors.
+back. ``device=None`` computes where the model already is (the course's default
+device, :func:`course_lib.device.resolve_device`, for a model without parameters).
+Results come back as CPU tensors.
 """
 
 from __future__ import annotations
@@ -28,13 +31,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib.train import get_device
+from course_lib.device import resolve_device
+from course_lib.validate import (
+    check_bool,
+    check_int,
+    check_number,
+    check_pair,
+    check_shape,
+)
 
 __all__ = [
     "ReceptiveField",
     "TopPatches",
     "layer_output",
-    "receptive_field",
+    "layer_receptive_field",
     "top_activating_patches",
     "occlusion_map",
     "activation_maximization",
@@ -72,7 +82,7 @@ def _prepared(model: Any, device: Any) -> Iterator[torch.device]:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     modes = [(m, m.training) for m in model.modules()]
     current = _model_device(model)
-    target = torch.device(device) if device is not None else (current or get_device())
+    target = resolve_device(device) if device is not None or current is None else current
     moved = current is not None and not _same_device(current, target)
     if moved:
         model.to(target)
@@ -128,10 +138,23 @@ def _capture(module: nn.Module, stop: bool) -> Iterator[dict[str, torch.Tensor]]
         handle.remove()
 
 
-def _run_to(model: nn.Module, x: torch.Tensor, store: dict[str, torch.Tensor]) -> torch.Tensor:
+def _forward(model: nn.Module, x: torch.Tensor, name: str) -> Any:
+    """``model(x)``; torch's error for an input the model cannot take names ``name``."""
+    try:
+        return model(x)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{name} gives inputs of shape {tuple(x.shape)}, which the model cannot take: "
+            f"{str(err).splitlines()[0]}"
+        ) from err
+
+
+def _run_to(
+    model: nn.Module, x: torch.Tensor, store: dict[str, torch.Tensor], name: str
+) -> torch.Tensor:
     store.pop("out", None)
     try:
-        model(x)
+        _forward(model, x, name)
     except _StopForward:
         pass
     if "out" not in store:
@@ -141,7 +164,12 @@ def _run_to(model: nn.Module, x: torch.Tensor, store: dict[str, torch.Tensor]) -
 
 def _as_batch(images: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
     if isinstance(images, np.ndarray):
-        images = torch.from_numpy(images)
+        if not (np.issubdtype(images.dtype, np.number) or images.dtype == bool):
+            raise TypeError(f"{name} has dtype {images.dtype}; expected numbers")
+        # a native-byte-order, C-ordered copy: torch takes no big-endian or negative strides
+        images = torch.from_numpy(
+            np.array(images, dtype=images.dtype.newbyteorder("="), order="C", copy=True)
+        )
     if not isinstance(images, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch tensor or numpy array, got {type(images).__name__}"
@@ -152,26 +180,16 @@ def _as_batch(images: Any, name: str, dtype: torch.dtype) -> torch.Tensor:
         raise ValueError(
             f"{name} has shape {tuple(images.shape)}: expected (N, C, H, W) or (C, H, W)"
         )
+    if images.numel() == 0:
+        raise ValueError(f"{name} has shape {tuple(images.shape)}, which holds no image")
+    if images.is_complex():
+        raise TypeError(f"{name} has dtype {images.dtype}; expected real numbers")
     return images.to(dtype)
 
 
-def _check_channel(channel: Any, n: int, where: str, name: str = "channel") -> None:
-    if not isinstance(channel, int) or isinstance(channel, bool) or not 0 <= channel < n:
-        raise ValueError(f"{name}={channel!r} must be an int in [0, {n}): {where} has {n} channels")
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _positive_pair(v: Any, name: str) -> tuple[int, int]:
-    try:
-        p = _pair(v)
-    except (TypeError, ValueError, IndexError):
-        raise TypeError(f"{name}={v!r} must be an int or a pair of ints") from None
-    if min(p) < 1:
-        raise ValueError(f"{name}={v!r} must be positive")
-    return p
+def _check_channel(channel: Any, n: int, where: str, name: str = "channel") -> int:
+    what = f"an int in [0, {n}): {where} has {n} channels"
+    return check_int(name, channel, minimum=0, maximum=n - 1, what=what)
 
 
 # ----------------------------------------------------------------------------- features
@@ -186,13 +204,15 @@ def layer_output(
     The forward pass stops at the layer, so the rest of the network is not run.
     Used for t-SNE of last-layer features (lesson 13).
     """
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     with _prepared(model, device) as dev:
         target = _resolve_layer(model, layer)
         x = _as_batch(images, "images", _model_dtype(model))
         outs = []
         with _capture(target, stop=True) as store:
             for start in range(0, len(x), batch_size):
-                outs.append(_run_to(model, x[start : start + batch_size].to(dev), store).cpu())
+                batch = x[start : start + batch_size].to(dev)
+                outs.append(_run_to(model, batch, store, "images").cpu())
         return torch.cat(outs)
 
 
@@ -222,9 +242,9 @@ _SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 
 def _geometry(mod: nn.Module) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     """(effective kernel, stride, left padding) of a conv or pooling module, per axis."""
-    k = _pair(mod.kernel_size)
-    s = _pair(mod.stride if mod.stride is not None else mod.kernel_size)
-    d = _pair(getattr(mod, "dilation", 1))
+    k = check_pair("kernel_size", mod.kernel_size)
+    s = check_pair("stride", mod.stride if mod.stride is not None else mod.kernel_size)
+    d = check_pair("dilation", getattr(mod, "dilation", 1))
     k_eff = tuple(di * (ki - 1) + 1 for ki, di in zip(k, d, strict=True))
     pad = mod.padding
     if pad == "valid":
@@ -232,12 +252,12 @@ def _geometry(mod: nn.Module) -> tuple[tuple[int, int], tuple[int, int], tuple[i
     elif pad == "same":
         p = tuple((ke - 1) // 2 for ke in k_eff)
     else:
-        p = _pair(pad)
+        p = check_pair("padding", pad)
     return k_eff, s, p  # type: ignore[return-value]
 
 
 @torch.no_grad()
-def receptive_field(
+def layer_receptive_field(
     model: nn.Module, layer: Any, input_shape: Sequence[int], *, device: Any = None
 ) -> ReceptiveField:
     """The receptive field of the layer's output units, traced through the network.
@@ -251,9 +271,7 @@ def receptive_field(
     resizing done outside modules) it raises ``ValueError`` instead of guessing.
     ``input_shape``: ``(C, H, W)``.
     """
-    shape = tuple(int(v) for v in input_shape)
-    if len(shape) != 3:
-        raise ValueError(f"input_shape={tuple(input_shape)!r} must be (C, H, W)")
+    shape = check_shape("input_shape", input_shape, length=3, layout="(C, H, W)")
     with _prepared(model, device) as dev:
         target = _resolve_layer(model, layer)
         records: list[tuple[nn.Module, tuple[int, ...], tuple[int, ...]]] = []
@@ -271,7 +289,7 @@ def receptive_field(
         try:
             with _capture(target, stop=True) as store:
                 x = torch.zeros((1, *shape), dtype=_model_dtype(model), device=dev)
-                out = _run_to(model, x, store)
+                out = _run_to(model, x, store, "input_shape")
         finally:
             for h in handles:
                 h.remove()
@@ -342,14 +360,20 @@ def top_activating_patches(
     ``images``: ``(N, C, H, W)``. Every spatial unit of ``channel`` is a candidate
     (with ``one_per_image=True`` only each image's strongest unit, so the k patches
     come from k different images). Each chosen unit's patch is its receptive field,
-    traced with :func:`receptive_field` unless given. Lesson 13; Zeiler & Fergus (2014).
+    traced with :func:`layer_receptive_field` unless given. Lesson 13; Zeiler & Fergus (2014).
     """
-    rf_given = receptive_field
-    x = _as_batch(
-        images, "images", _model_dtype(model) if isinstance(model, nn.Module) else torch.float32
-    )
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k={k!r} must be a positive int")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if receptive_field is not None and not isinstance(receptive_field, ReceptiveField):
+        raise TypeError(
+            f"receptive_field must be a ReceptiveField (from layer_receptive_field) or None, "
+            f"not {type(receptive_field).__name__}"
+        )
+    x = _as_batch(images, "images", _model_dtype(model))
+    k = check_int("k", k, minimum=1)
+    one_per_image = check_bool("one_per_image", one_per_image)
+    fill = check_number("fill", fill)
+    channel = check_int("channel", channel, minimum=0)
     maps = layer_output(model, layer, x, batch_size=batch_size, device=device)
     if maps.ndim != 4:
         raise ValueError(
@@ -372,9 +396,9 @@ def top_activating_patches(
         image_index, unit = top // (hp * wp), top % (hp * wp)
     rows, cols = unit // wp, unit % wp
     rf = (
-        rf_given
-        if rf_given is not None
-        else _trace(model, layer, tuple(x.shape[1:]), device=device)
+        receptive_field
+        if receptive_field is not None
+        else layer_receptive_field(model, layer, tuple(x.shape[1:]), device=device)
     )
     x = x.cpu()  # crops are cut on the CPU, whatever device the model ran on
     _, c, h, w = x.shape
@@ -396,8 +420,6 @@ def top_activating_patches(
         box=torch.tensor(boxes, dtype=torch.long),
     )
 
-
-_trace = receptive_field  # the parameter of the same name shadows it inside top_activating_patches
 
 
 # ----------------------------------------------------------------------------- occlusion
@@ -425,8 +447,16 @@ def occlusion_map(
     with rows i*stride.. and columns j*stride.. hidden)``; large means "evidence here".
     Lesson 13; Zeiler & Fergus (2014), section 4.2.
     """
-    ph, pw = _positive_pair(patch, "patch")
-    sh, sw = _positive_pair(stride, "stride")
+    ph, pw = check_pair("patch", patch, minimum=1)
+    sh, sw = check_pair("stride", stride, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if not callable(target):
+        target = check_int("target", target, minimum=0, what="a class index or a function")
+    if isinstance(fill, str):
+        if fill != "mean":
+            raise ValueError(f"fill={fill!r} must be a number or 'mean'")
+    else:
+        fill = check_number("fill", fill, what="a number or 'mean'")
     with _prepared(model, device) as dev:
         x = _as_batch(image, "image", _model_dtype(model))
         if x.shape[0] != 1:
@@ -435,8 +465,6 @@ def occlusion_map(
         if ph > h or pw > w:
             raise ValueError(f"patch {ph}x{pw} is larger than the image {h}x{w}")
         if isinstance(fill, str):
-            if fill != "mean":
-                raise ValueError(f"fill={fill!r} must be a number or 'mean'")
             fill_value = x.mean(dim=(0, 2, 3)).view(c, 1, 1)  # (C, 1, 1)
         else:
             fill_value = torch.full((c, 1, 1), float(fill), dtype=x.dtype)
@@ -444,7 +472,7 @@ def occlusion_map(
         fill_value = fill_value.to(dev)
 
         def score(batch: torch.Tensor) -> torch.Tensor:
-            out = model(batch)
+            out = _forward(model, batch, "image")
             if callable(target):
                 s = target(out)
             else:
@@ -505,20 +533,22 @@ def activation_maximization(
     layer before the ReLU, or try another ``seed``.
     Lesson 13; Erhan et al. (2009).
     """
-    shape = tuple(int(v) for v in input_shape)
-    if len(shape) == 4 and shape[0] == 1:
+    shape = check_shape("input_shape", input_shape, length=(3, 4), layout="(C, H, W)")
+    if len(shape) == 4:
+        if shape[0] != 1:
+            raise ValueError(f"input_shape={shape} must be (C, H, W) or (1, C, H, W)")
         shape = shape[1:]
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"input_shape={tuple(input_shape)!r} must be (C, H, W)")
-    rho = float(np.sqrt(np.prod(shape))) if norm is None else float(norm)
-    if not rho > 0:
-        raise ValueError(f"norm={norm!r} must be positive (it is the radius rho of ||x|| = rho)")
-    if not lr > 0:
-        raise ValueError(f"lr={lr!r} must be positive")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps={steps!r} must be a non-negative int")
-    if not tol >= 0:
-        raise ValueError(f"tol={tol!r} must be >= 0")
+    if norm is None:
+        rho = float(np.sqrt(np.prod(shape)))
+    else:
+        rho = check_number("norm", norm, positive=True, what="the positive radius rho of ||x||")
+    lr = check_number("lr", lr, positive=True)
+    steps = check_int("steps", steps, minimum=0)
+    tol = check_number("tol", tol, minimum=0.0)
+    seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)
+    channel = check_int("channel", channel, minimum=0)
+    if position is not None and not (isinstance(position, str) and position == "mean"):
+        position = check_pair("position", position, what="a (row, col) pair or 'mean'")
     with _prepared(model, device) as dev:
         target = _resolve_layer(model, layer)
         dtype = _model_dtype(model)
@@ -529,7 +559,7 @@ def activation_maximization(
         with _capture(target, stop=True) as store:
 
             def unit(inp: torch.Tensor) -> torch.Tensor:
-                out = _run_to(model, inp, store)
+                out = _run_to(model, inp, store, "input_shape")
                 if out.ndim == 2:
                     if position is not None:
                         raise ValueError(

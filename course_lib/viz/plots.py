@@ -23,10 +23,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+
+from course_lib.validate import check_bool, check_int, check_number, check_probability
 
 __all__ = [
     "show_image",
@@ -103,9 +107,30 @@ def _grid_axes(
     return ax.figure, axes
 
 
-def _check_ncols(ncols: int) -> None:
-    if not isinstance(ncols, int) or isinstance(ncols, bool) or ncols < 1:
-        raise ValueError(f"ncols={ncols!r} must be a positive int")
+def _check_ncols(ncols: int) -> int:
+    return check_int("ncols", ncols, minimum=1)
+
+
+def check_cmap(cmap: Any) -> str | Colormap:
+    """``cmap`` if it is a matplotlib colour map or the name of one (widgets use it too)."""
+    if isinstance(cmap, Colormap):
+        return cmap
+    if not isinstance(cmap, str):
+        raise TypeError(f"cmap={cmap!r} must be a colour map name such as 'gray', or a Colormap")
+    if cmap not in colormaps:
+        raise ValueError(f"cmap={cmap!r} is not a matplotlib colour map, e.g. 'gray' or 'viridis'")
+    return cmap
+
+
+def _optional_number(name: str, value: Any) -> float | None:
+    return None if value is None else check_number(name, value)
+
+
+def _check_figsize(figsize: Any) -> tuple[float, float]:
+    if not isinstance(figsize, tuple | list) or len(figsize) != 2:
+        raise TypeError(f"figsize={figsize!r} must be a (width, height) pair in inches")
+    width, height = (check_number("figsize", v, positive=True) for v in figsize)
+    return width, height
 
 
 def _as_image(img: Any, name: str = "img") -> np.ndarray:
@@ -141,6 +166,8 @@ def _as_image(img: Any, name: str = "img") -> np.ndarray:
             f"{name} has shape {tuple(a.shape)}: expected (H, W), (H, W, 3), "
             f"(C, H, W) with C = 1 or 3, or (1, C, H, W)"
         )
+    if a.size == 0:
+        raise ValueError(f"{name} has shape {tuple(a.shape)}, which holds no pixel to draw")
     if a.dtype == bool:
         a = a.astype(np.float32)
     if not (np.issubdtype(a.dtype, np.number)):
@@ -185,6 +212,10 @@ def show_image(
     given); colour images in floats outside [0, 1] are min-max rescaled for display.
     Returns the new Figure, or ``ax`` when one is given.
     """
+    cmap = check_cmap(cmap)
+    vmin, vmax = _optional_number("vmin", vmin), _optional_number("vmax", vmax)
+    colorbar = check_bool("colorbar", colorbar)
+    figsize = _check_figsize(figsize)
     a = _as_image(img, "img")
     fig, axis = _single_axes(ax, figsize)
     _draw_image(axis, a, title, cmap, vmin=vmin, vmax=vmax)
@@ -226,10 +257,14 @@ def show_images(
     colour scale (so brightness compares across cells).
     Returns the new Figure, or ``ax`` with one inset per image in ``ax.child_axes``.
     """
-    _check_ncols(ncols)
+    ncols = _check_ncols(ncols)
+    cmap = check_cmap(cmap)
+    shared_scale = check_bool("shared_scale", shared_scale)
     batch = _split_batch(imgs, "imgs")
     if len(batch) == 0:
         raise ValueError("imgs is empty: nothing to show")
+    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence)):
+        raise TypeError(f"titles must be a list of titles or None, not {type(titles).__name__}")
     if titles is not None and len(titles) != len(batch):
         raise ValueError(f"titles has {len(titles)} entries but imgs has {len(batch)} images")
     arrays = [_as_image(b, f"imgs[{i}]") for i, b in enumerate(batch)]
@@ -271,7 +306,10 @@ def show_kernels(
     largest absolute weight shown), so a red pixel weighs the same in every cell.
     Returns the new Figure, or ``ax`` with the cells in ``ax.child_axes``.
     """
-    _check_ncols(ncols)
+    ncols = _check_ncols(ncols)
+    cmap = check_cmap(cmap)
+    as_rgb = check_bool("as_rgb", as_rgb)
+    max_cells = check_int("max_cells", max_cells, minimum=1)
     if isinstance(weight, torch.nn.Module):
         if not isinstance(getattr(weight, "weight", None), torch.Tensor):
             raise TypeError(f"weight is a {type(weight).__name__} without a .weight tensor")
@@ -281,6 +319,8 @@ def show_kernels(
         raise ValueError(
             f"weight has shape {tuple(w.shape)}: expected a conv weight (F, C, KH, KW)"
         )
+    if w.size == 0:
+        raise ValueError(f"weight has shape {tuple(w.shape)}, which holds no kernel to draw")
     f, c = w.shape[:2]
     if as_rgb:
         if c != 3:
@@ -292,10 +332,8 @@ def show_kernels(
             _draw_image(axis, rgb[i], None, cmap)
         return _finish(fig, ax)
     if channel is not None:
-        if not isinstance(channel, int) or not 0 <= channel < c:
-            raise ValueError(
-                f"channel={channel!r} must be an int in [0, {c}) for weight with C={c}"
-            )
+        what = f"an int in [0, {c}) for weight with C={c}"
+        channel = check_int("channel", channel, minimum=0, maximum=c - 1, what=what)
         cells, cols = w[:, channel], ncols  # (F, KH, KW)
     elif c == 1:
         cells, cols = w[:, 0], ncols
@@ -329,7 +367,10 @@ def show_feature_maps(
     Each map uses its own colour range unless ``shared_scale=True``.
     Returns the new Figure, or ``ax`` with the cells in ``ax.child_axes``.
     """
-    _check_ncols(ncols)
+    ncols = _check_ncols(ncols)
+    cmap = check_cmap(cmap)
+    shared_scale = check_bool("shared_scale", shared_scale)
+    titles = check_bool("titles", titles)
     a = to_numpy(maps, "maps").astype(np.float64)
     if a.ndim == 4:
         if a.shape[0] != 1:
@@ -339,10 +380,10 @@ def show_feature_maps(
         a = a[0]  # (C, H, W)
     if a.ndim != 3:
         raise ValueError(f"maps has shape {tuple(a.shape)}: expected (C, H, W) or (1, C, H, W)")
+    if a.size == 0:
+        raise ValueError(f"maps has shape {tuple(a.shape)}, which holds no map to draw")
     if max_maps is not None:
-        if max_maps < 1:
-            raise ValueError(f"max_maps={max_maps!r} must be a positive int or None")
-        a = a[:max_maps]
+        a = a[: check_int("max_maps", max_maps, minimum=1, what="a positive int or None")]
     scale = {"vmin": float(a.min()), "vmax": float(a.max())} if shared_scale else {}
     fig, axes = _grid_axes(a.shape[0], ncols, ax, cell=1.2)
     for i, axis in enumerate(axes):
@@ -364,6 +405,8 @@ def plot_heatmap(
     The map is drawn over the image's full extent, so cell (i, j) lands roughly over
     the image region it was computed from. Returns the new Figure, or ``ax``.
     """
+    alpha = check_probability("alpha", alpha)
+    cmap = check_cmap(cmap)
     a = _as_image(image, "image")
     h = to_numpy(heat, "heat").astype(np.float64)
     if h.ndim != 2:
@@ -419,6 +462,25 @@ def plot_history(
     ``splits=("step",)`` draws the per-step series (``step_loss``) against steps.
     Returns the new Figure, or ``ax``.
     """
+    logy = check_bool("logy", logy)
+    if xlabel is not None and not isinstance(xlabel, str):
+        raise TypeError(f"xlabel={xlabel!r} must be a string or None")
+    if labels is not None and (
+        isinstance(labels, str)
+        or not isinstance(labels, Sequence)
+        or not all(isinstance(v, str) for v in labels)
+    ):
+        raise TypeError(f"labels={labels!r} must be a list of run names or None")
+    if not isinstance(metric, str):
+        raise TypeError(f"metric={metric!r} must be a string such as 'loss'")
+    if isinstance(splits, str) or not isinstance(splits, Sequence) or not all(
+        isinstance(s, str) for s in splits
+    ):
+        raise TypeError(f"splits={splits!r} must be a list of split names such as ('train', 'val')")
+    if not splits:
+        raise ValueError("splits=() names no split to draw")
+    if histories is None:
+        raise TypeError("histories must be a history, a list of them or a dict, got NoneType")
     if isinstance(histories, Mapping) and not _is_history(histories):
         if labels is not None:
             raise ValueError("labels= is not used when histories is a {label: history} dict")
@@ -465,8 +527,8 @@ def plot_history(
             else:
                 have = sorted(k for k in dir(run) if not k.startswith("_"))
             raise ValueError(
-                f"history {i} has none of {[f'{s}_{metric}' for s in splits]} (it has {have}); "
-                f"check metric={metric!r}"
+                f"histories[{i}] has none of {[f'{s}_{metric}' for s in splits]} (it has "
+                f"{have}); check metric={metric!r}"
             )
     axis.set_xlabel(xlabel or ("step" if tuple(splits) == ("step",) else "epoch"))
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -478,6 +540,18 @@ def plot_history(
     return _finish(fig, ax)
 
 
+def _percentiles(percentiles: Any) -> np.ndarray:
+    """``percentiles`` as a 1-D float array of numbers in [0, 100]."""
+    if isinstance(percentiles, str) or not isinstance(percentiles, Sequence | np.ndarray) or (
+        isinstance(percentiles, np.ndarray) and percentiles.ndim != 1
+    ):
+        raise TypeError(f"percentiles={percentiles!r} must be a list of numbers in [0, 100]")
+    q = [check_number("percentiles", v, minimum=0.0, maximum=100.0) for v in percentiles]
+    if not q:
+        raise ValueError("percentiles=() is empty: expected numbers in [0, 100]")
+    return np.asarray(q, dtype=np.float64)
+
+
 def activation_percentiles(
     activations: Sequence[Any], percentiles: Sequence[float] = (15, 50, 85)
 ) -> np.ndarray:
@@ -487,11 +561,13 @@ def activation_percentiles(
     pool together), as in the batch-normalization paper's Figure 1 (15th, 50th and
     85th percentiles of a sigmoid's input over training).
     """
+    if isinstance(activations, str) or not isinstance(activations, Sequence):
+        raise TypeError(
+            f"activations must be a list of recorded tensors, not {type(activations).__name__}"
+        )
     if len(activations) == 0:
         raise ValueError("activations is empty: record at least one step")
-    q = np.asarray(percentiles, dtype=np.float64)
-    if q.ndim != 1 or np.any((q < 0) | (q > 100)):
-        raise ValueError(f"percentiles={tuple(percentiles)!r} must be numbers in [0, 100]")
+    q = _percentiles(percentiles)
     rows = [
         np.percentile(to_numpy(a, f"activations[{t}]").astype(np.float64).reshape(-1), q)
         for t, a in enumerate(activations)
@@ -515,9 +591,11 @@ def plot_activation_percentiles(
     between the outer ones shaded. ``steps``: the x values (length T), default 0..T-1.
     Returns the new Figure, or ``ax``.
     """
-    if not isinstance(runs, Mapping) or not runs:
+    if not isinstance(runs, Mapping):
         raise TypeError("runs must be a non-empty dict {label: percentiles or activations}")
-    q = list(percentiles)
+    if not runs:
+        raise ValueError("runs is empty: expected a dict {label: percentiles or activations}")
+    q = _percentiles(percentiles).tolist()
     fig, axis = _single_axes(ax, (5.5, 3.4))
     for i, (label, record) in enumerate(runs.items()):
         if (
@@ -562,8 +640,6 @@ def plot_activation_percentiles(
 
 
 def _class_colours(n: int) -> np.ndarray:
-    from matplotlib import colormaps
-
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return np.array([cmap(i % cmap.N) for i in range(n)])  # (n, 4) RGBA
 
@@ -571,6 +647,10 @@ def _class_colours(n: int) -> np.ndarray:
 def _class_names(names: Sequence[str] | None, n: int, what: str) -> list[str]:
     if names is None:
         return [str(i) for i in range(n)]
+    if isinstance(names, str) or not isinstance(names, Sequence | np.ndarray) or (
+        isinstance(names, np.ndarray) and names.ndim != 1
+    ):
+        raise TypeError(f"class_names must be a list of names or None, not {type(names).__name__}")
     if len(names) < n:
         raise ValueError(f"class_names has {len(names)} names but {what} has class {n - 1}")
     return [str(s) for s in names]
@@ -595,23 +675,29 @@ def plot_segmentation(
     left transparent; ``ignore_index`` pixels are left uncoloured too.
     Returns the new Figure, or ``ax`` with one inset per panel in ``ax.child_axes``.
     """
+    alpha = check_probability("alpha", alpha)
+    background = None if background is None else check_int("background", background)
+    ignore_index = None if ignore_index is None else check_int("ignore_index", ignore_index)
     img = _as_image(image, "image")
     h, w = img.shape[:2]
     maps = {"ground truth": mask} if pred is None else {"ground truth": mask, "prediction": pred}
     labels: dict[str, np.ndarray] = {}
     for name, m in maps.items():
-        arr = to_numpy(m, name)
+        param = "mask" if name == "ground truth" else "pred"
+        arr = to_numpy(m, param)
         if arr.ndim == 3 and name == "prediction":
             arr = arr.argmax(0)  # (K, H, W) -> (H, W)
         if arr.ndim == 3 and arr.shape[0] == 1:
             arr = arr[0]
         if arr.shape != (h, w):
-            raise ValueError(
-                f"{'mask' if name == 'ground truth' else 'pred'} has shape {tuple(arr.shape)} but image is {h}x{w}"
-            )
+            raise ValueError(f"{param} has shape {tuple(arr.shape)} but image is {h}x{w}")
+        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise TypeError(f"{param} must hold integer class indices, got dtype {arr.dtype}")
         if not np.issubdtype(arr.dtype, np.integer):
             if not np.allclose(arr, np.round(arr)):
-                raise ValueError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+                raise ValueError(
+                    f"{param} ({name}) must hold integer class indices, got dtype {arr.dtype}"
+                )
             arr = np.round(arr).astype(np.int64)
         labels[name] = arr.astype(np.int64)
     valid = [
@@ -622,8 +708,8 @@ def plot_segmentation(
             "mask/pred contain negative class indices; set ignore_index= for void pixels"
         )
     top = max((int(v.max()) for v in valid if v.size), default=0)
-    n = len(class_names) if class_names is not None else top + 1
     names = _class_names(class_names, top + 1, "mask/pred")
+    n = len(names)
     colours = _class_colours(n)
     fig, axes = _grid_axes(1 + len(labels), 3, ax, cell=2.6)
     _draw_image(axes[0], img, "image", "gray")
@@ -661,7 +747,14 @@ def plot_confusion_matrix(
     that never occurs keeps a row of zeros). Cells are annotated with their values when
     ``annotate`` is True (default: when K <= 20). Returns the new Figure, or ``ax``.
     """
-    m = to_numpy(cm, "cm").astype(np.float64)
+    normalize = check_bool("normalize", normalize)
+    cmap = check_cmap(cmap)
+    if annotate is not None:
+        annotate = check_bool("annotate", annotate)
+    m = to_numpy(cm, "cm")
+    if not (np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating)):
+        raise TypeError(f"cm has dtype {m.dtype}; expected counts or fractions")
+    m = m.astype(np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"cm has shape {tuple(m.shape)}: expected a square (K, K) matrix")
     if np.any(m < 0):
@@ -717,7 +810,11 @@ def plot_embedding(
     ``labels``: ``(N,)`` integer classes. One scatter collection per class present.
     Returns the new Figure, or ``ax``.
     """
-    e = to_numpy(embedding, "embedding").astype(np.float64)
+    s = check_number("s", s, positive=True)
+    e = to_numpy(embedding, "embedding")
+    if not (np.issubdtype(e.dtype, np.integer) or np.issubdtype(e.dtype, np.floating)):
+        raise TypeError(f"embedding has dtype {e.dtype}; expected numbers")
+    e = e.astype(np.float64)
     y = to_numpy(labels, "labels").reshape(-1)
     if e.ndim != 2 or e.shape[1] != 2:
         raise ValueError(f"embedding has shape {tuple(e.shape)}: expected (N, 2)")

@@ -29,6 +29,7 @@ from course_lib.experiments.vanishing_gradients import (
     VanishingGradientResult,
     vanishing_gradient_experiment,
 )
+from course_lib.validate import check_choice, check_int, check_number
 from course_lib.widgets.base import FigureApp
 
 __all__ = [
@@ -47,7 +48,7 @@ _FLAT = 0.01  # slopes below this are shaded as saturated / dead
 _COLOURS = {"sigmoid": "#1f6fb5", "tanh": "#2a9d5c", "relu": "#c0392b", "leaky_relu": "#8e44ad"}
 
 
-def _pair(name: str, slope: float) -> tuple[Callable, Callable]:
+def _function_and_derivative(name: str, slope: float) -> tuple[Callable, Callable]:
     """The activation and its derivative from course_lib.ops, slope bound for leaky ReLU."""
     if name == "leaky_relu":
         return (lambda x: ops.leaky_relu(x, slope=slope)), (lambda x: ops.leaky_relu_grad(x, slope=slope))
@@ -94,21 +95,26 @@ def activation_view(
     name: str = "sigmoid", x_range: Sequence[float] = (-6.0, 6.0), slope: float = 0.01,
     *, points: int = 801,
 ) -> ActivationView:
-    """Evaluate activation ``name`` and its derivative on ``points`` inputs in ``x_range``."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"name={name!r} is not one of {', '.join(ACTIVATIONS)}")
-    try:
-        lo, hi = (float(v) for v in x_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"x_range={x_range!r} must be two numbers (low, high)") from None
+    """Evaluate activation ``name`` and its derivative on ``points`` inputs in ``x_range``.
+
+    ``x_range`` is (low, high) with -1000 <= low < high <= 1000; ``points`` 2 to 100,000.
+    """
+    name = check_choice("name", name, ACTIVATIONS)
+    if not isinstance(x_range, tuple | list) or len(x_range) != 2:
+        raise TypeError(f"x_range={x_range!r} must be two numbers (low, high)")
+    what = "two numbers in [-1000, 1000]"
+    lo, hi = (
+        check_number("x_range", v, minimum=-1e3, maximum=1e3, what=what) for v in x_range
+    )
     if not lo < hi:
         raise ValueError(f"x_range=({lo:g}, {hi:g}) is empty: the low end must be below the high end")
-    if not isinstance(slope, (int, float)) or not 0.0 <= slope < 1.0:
-        raise ValueError(f"slope={slope!r} must be a number in [0, 1) (leaky ReLU's negative slope)")
+    what = "a number in [0, 1) (leaky ReLU's negative slope)"
+    slope = check_number("slope", slope, minimum=0.0, below=1.0, what=what)
+    points = check_int("points", points, minimum=2, maximum=100_000)
     x = np.linspace(lo, hi, points)
     if lo < 0 < hi:
         x = np.union1d(x, [0.0])  # the sigmoid's peak and the kink sit exactly at 0
-    f, df = _pair(name, float(slope))
+    f, df = _function_and_derivative(name, slope)
     y, dy = np.asarray(f(x), dtype=np.float64), np.asarray(df(x), dtype=np.float64)
     i = int(np.argmax(dy))
     flat = float(np.mean(dy < _FLAT))  # the grid is uniform, up to the inserted 0
@@ -164,7 +170,12 @@ def draw_activation(
 
 
 def activation_app(name: str = "sigmoid") -> FigureApp:
-    """Dropdown for the function, a range slider for x, a slope slider for leaky ReLU."""
+    """Dropdown for the function, a range slider for x, a slope slider for leaky ReLU.
+
+    The slope slider is disabled unless leaky ReLU is picked (no other function has a
+    slope to set), and the range slider cannot close to an empty range.
+    """
+    name = check_choice("name", name, ACTIVATIONS)
     controls = {
         "name": widgets.Dropdown(options=list(ACTIVATIONS), value=name, description="function"),
         "x_range": widgets.FloatRangeSlider(
@@ -174,6 +185,21 @@ def activation_app(name: str = "sigmoid") -> FigureApp:
             value=0.01, min=0.0, max=0.5, step=0.01, description="leaky slope"
         ),
     }
+    x_range, slope = controls["x_range"], controls["slope"]
+
+    def slope_only_for_leaky(_change: dict | None = None) -> None:
+        slope.disabled = controls["name"].value != "leaky_relu"
+
+    def keep_range_open(change: dict) -> None:
+        # Registered before FigureApp's observers: the picture never sees an empty range.
+        low, high = change["new"]
+        if high - low < x_range.step:
+            step = x_range.step
+            x_range.value = (low, low + step) if low + step <= x_range.max else (high - step, high)
+
+    slope_only_for_leaky()
+    controls["name"].observe(slope_only_for_leaky, names="value")
+    x_range.observe(keep_range_open, names="value")
     return FigureApp(controls, draw_activation, title="An activation and its slope")
 
 
@@ -190,10 +216,12 @@ def draw_gradient_norms(
     Layer 1 is nearest the input. Returns the figure and the experiment's result,
     whose ``str`` is its one-sentence outcome.
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 2:
-        raise ValueError(f"depth={depth!r} must be a whole number >= 2 (at least one activation)")
-    if init not in INIT_NAMES:
-        raise ValueError(f"init={init!r} is not one of {', '.join(INIT_NAMES)}")
+    what = "a whole number from 2 (at least one activation) to 100"
+    depth = check_int("depth", depth, minimum=2, maximum=100, what=what)
+    init = check_choice("init", init, INIT_NAMES)
+    seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)
+    if isinstance(activations, str) or not isinstance(activations, Sequence) or not activations:
+        raise TypeError(f"activations={activations!r} must be a non-empty list of names")
     result = vanishing_gradient_experiment(depth, activations, init=init, seed=seed, device=device)
     fig = Figure(figsize=(7, 3.8), layout="constrained")
     ax = fig.subplots()
@@ -214,6 +242,7 @@ def draw_gradient_norms(
 
 def gradient_norms_app(depth: int = 10) -> FigureApp:
     """A depth slider (2-30 layers) and an initialisation dropdown over :func:`draw_gradient_norms`."""
+    depth = check_int("depth", depth, minimum=2, maximum=30)
     controls = {
         "depth": widgets.IntSlider(value=depth, min=2, max=30, description="depth"),
         "init": widgets.Dropdown(options=list(INIT_NAMES), value="auto", description="init"),

@@ -20,9 +20,14 @@ from typing import Any
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
+from course_lib.validate import check_choice, check_int
+
 
 def figure_to_png(fig: Figure, *, dpi: int = 80) -> bytes:
     """Render a matplotlib figure to PNG bytes (no pyplot, no global state)."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, not {type(fig).__name__}")
+    dpi = check_int("dpi", dpi, minimum=10, maximum=600)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
@@ -45,6 +50,18 @@ class FigureApp:
         dpi: int = 80,
         layout: str = "vertical",
     ) -> None:
+        if not isinstance(controls, Mapping) or not all(
+            isinstance(c, widgets.ValueWidget) for c in controls.values()
+        ):
+            raise TypeError("controls must be a dict {name: ipywidgets control with a value}")
+        if not controls:
+            raise ValueError("controls is empty: an app needs at least one control to drive it")
+        if not callable(draw):
+            raise TypeError(f"draw must be a function of the controls' values, not {draw!r}")
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"title={title!r} must be a string or None")
+        dpi = check_int("dpi", dpi, minimum=10, maximum=600)
+        layout = check_choice("layout", layout, ("vertical", "horizontal"))
         self.controls = dict(controls)
         self.draw = draw
         self.dpi = dpi

@@ -12,8 +12,8 @@
   layer on a log scale, and :func:`net_profile_app` picks the network and the quantity:
   activations are large early and parameters late.
 
-Source: lesson 05, seed 004 (LeNet-5 about 60K parameters, AlexNet about 60M, VGG-16
-about 138M and "96 MB per image" for its forward pass).
+Source: lesson 05 (LeNet-5 about 60K parameters, AlexNet about 60M, VGG-16 about 138M;
+CS231n's "96 MB per image" for VGG-16's forward pass).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from torch import nn
 
 from course_lib.models import alexnet, lenet5, vgg16
 from course_lib.shapes import Summary, summary
+from course_lib.validate import check_choice, check_int
 from course_lib.widgets.base import FigureApp
 
 __all__ = [
@@ -57,9 +58,7 @@ QUANTITIES = ("activation size", "parameters", "multiplications")
 
 def net_summary(name: str) -> Summary:
     """``shapes.summary`` of a classic network (see :data:`NETS`) on its usual input size."""
-    if name not in NETS:
-        raise ValueError(f"name={name!r} is not one of {tuple(NETS)}")
-    return _net_summary(name)
+    return _net_summary(check_choice("name", name, tuple(NETS)))
 
 
 @functools.lru_cache(maxsize=len(NETS))
@@ -121,8 +120,11 @@ def activation_memory(
     """
     if not isinstance(table, Summary):
         raise TypeError(f"table must be a shapes.Summary, not {type(table).__name__}")
-    if not isinstance(bytes_per_value, int) or bytes_per_value <= 0:
-        raise ValueError(f"bytes_per_value={bytes_per_value!r} must be a positive int")
+    bytes_per_value = check_int("bytes_per_value", bytes_per_value, minimum=1)
+    if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not all(
+        isinstance(k, str) for k in kinds
+    ):
+        raise TypeError(f"kinds={kinds!r} must be a list of layer type names such as ('Conv2d',)")
     sizes = [r.activations for r in table.rows if r.kind in kinds]
     if not sizes:
         raise ValueError(f"no layer of kinds {tuple(kinds)} in the table")
@@ -143,8 +145,8 @@ def draw_net_profile(net: str = "VGG-16", quantity: str = "activation size") -> 
     Log scale; conv layers blue, pooling grey, FC orange. Returns the figure and a
     sentence with the network's totals.
     """
-    if quantity not in QUANTITIES:
-        raise ValueError(f"quantity={quantity!r} is not one of {QUANTITIES}")
+    net = check_choice("net", net, tuple(NETS))
+    quantity = check_choice("quantity", quantity, QUANTITIES)
     table = net_summary(net).only(*STORED_KINDS)
     rows = table.rows
     column = {"activation size": "activations", "parameters": "params", "multiplications": "mults"}
@@ -182,6 +184,8 @@ def draw_net_profile(net: str = "VGG-16", quantity: str = "activation size") -> 
 
 def net_profile_app(net: str = "LeNet-5", quantity: str = "activation size") -> FigureApp:
     """Dropdowns for the network and the quantity per layer."""
+    net = check_choice("net", net, tuple(NETS))
+    quantity = check_choice("quantity", quantity, QUANTITIES)
     controls = {
         "net": widgets.Dropdown(options=list(NETS), value=net, description="network"),
         "quantity": widgets.Dropdown(

@@ -15,6 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from course_lib.data import load_photo
+from course_lib.validate import as_float_array, check_int
 from course_lib.widgets.base import FigureApp
 from course_lib.widgets.kernels import draw_numbers
 
@@ -29,16 +31,17 @@ def draw_patch(image: Any, *, row: int, col: int, size: int) -> tuple[Figure, st
     image: (H, W) grey values in [0, 1]. Returns the figure and a sentence about the
     square's mean brightness. Raises ``ValueError`` when the square leaves the photo.
     """
-    x = np.asarray(image, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"image has shape {x.shape}; expected a 2-D grey image (H, W)")
-    if not (isinstance(size, (int, np.integer)) and 1 <= size <= MAX_SIZE):
-        raise ValueError(f"size={size!r} must be a whole number from 1 to {MAX_SIZE}")
+    x = as_float_array("image", image, ndim=2, layout="a 2-D grey image (H, W)")
+    what = f"a whole number from 1 to {MAX_SIZE}"
+    size = check_int("size", size, minimum=1, maximum=MAX_SIZE, what=what)
+    row, col = check_int("row", row), check_int("col", col)
+    if x.size == 0:
+        raise ValueError(f"image has shape {x.shape}, which holds no pixel")
     h, w = x.shape
     if not (0 <= row and row + size <= h and 0 <= col and col + size <= w):
         raise ValueError(
-            f"a {size}x{size} square at row {row}, column {col} does not fit in the "
-            f"{h}x{w} photo; rows go up to {h - size}, columns up to {w - size}"
+            f"a size={size} square at row={row}, col={col} does not fit in the {h}x{w} "
+            f"image; row goes up to {h - size}, col up to {w - size}"
         )
     patch = x[row : row + size, col : col + size]  # (size, size)
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -67,19 +70,26 @@ def patch_app(image: Any | None = None, *, size: int = 6) -> FigureApp:
 
     image: a (H, W) grey image in [0, 1]; by default the bundled "china" photo.
     """
+    size = check_int("size", size, minimum=1, maximum=MAX_SIZE)
     if image is None:
-        from course_lib.data import load_photo
-
         image = load_photo("china", grey=True)
-    x = np.asarray(image, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"image has shape {x.shape}; expected a 2-D grey image (H, W)")
+    x = as_float_array("image", image, ndim=2, layout="a 2-D grey image (H, W)")
     h, w = x.shape
+    if min(h, w) < size:
+        raise ValueError(f"image is {h}x{w}: too small for a {size}x{size} square")
     controls = {
-        "row": widgets.IntSlider(value=h // 3, min=0, max=h - 1, description="row"),
-        "col": widgets.IntSlider(value=w // 3, min=0, max=w - 1, description="column"),
-        "size": widgets.IntSlider(value=size, min=1, max=MAX_SIZE, description="size"),
+        "row": widgets.IntSlider(value=h // 3, min=0, max=h - size, description="row"),
+        "col": widgets.IntSlider(value=w // 3, min=0, max=w - size, description="column"),
+        "size": widgets.IntSlider(value=size, min=1, max=min(MAX_SIZE, h, w), description="size"),
     }
+
+    def keep_square_inside(_change: dict | None = None) -> None:
+        # Registered before FigureApp's observers: a larger square moves the row and
+        # column back (ipywidgets clamps a value to a lowered max) before the redraw.
+        controls["row"].max = h - controls["size"].value
+        controls["col"].max = w - controls["size"].value
+
+    controls["size"].observe(keep_square_inside, names="value")
     return FigureApp(
         controls,
         lambda row, col, size: draw_patch(x, row=row, col=col, size=size),

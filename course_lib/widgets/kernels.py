@@ -10,7 +10,8 @@ Pure draw functions (the tests call them directly):
 
 Thin apps on :class:`~course_lib.widgets.base.FigureApp`:
 
-* :func:`sliding_window_app`: two sliders move the window.
+* :func:`correlation_step_app`: two sliders move the window (lesson 02's stepped
+  window with padding and stride is :func:`course_lib.widgets.sliding_window.sliding_window_app`).
 * :func:`kernel_explorer_app`: a dropdown of named kernels, nine number boxes that
   hold the kernel (editing one makes it "custom"), an ``abs()`` toggle and a photo
   choice.
@@ -23,20 +24,25 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
+from course_lib.data import PHOTOS, load_photo
 from course_lib.filters import KERNEL_NAMES, filter_image, kernel, kernel_name_of
+from course_lib.validate import as_float_array, check_bool, check_choice, check_int, check_number
+from course_lib.viz.plots import check_cmap
 from course_lib.widgets.base import FigureApp
 
 __all__ = [
     "CUSTOM",
     "FilterSummary",
     "KernelExplorer",
+    "correlation_step_app",
     "draw_correlation_step",
     "draw_filtered",
     "draw_numbers",
     "kernel_explorer_app",
-    "sliding_window_app",
 ]
 
 CUSTOM = "(custom)"
@@ -59,13 +65,19 @@ def draw_numbers(
     drawn darkest and lightest (default: the matrix's own range, or +-max with
     ``symmetric``). Returns ``ax``.
     """
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.ndim != 2:
-        raise ValueError(f"matrix has shape {m.shape}; expected 2 axes")
+    m = as_float_array("matrix", matrix, ndim=2, layout="a 2-D matrix (rows, columns)")
+    if m.size == 0:
+        raise ValueError(f"matrix has shape {m.shape}; expected at least one number")
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, not {type(ax).__name__}")
+    symmetric = check_bool("symmetric", symmetric)
+    cmap = check_cmap(cmap)
     lim = max(float(np.abs(m).max()), 1e-12)
     vmin, vmax = (-lim, lim) if symmetric else (float(m.min()), float(m.max()) + 1e-12)
     if limits is not None:
-        vmin, vmax = limits
+        if not isinstance(limits, tuple | list) or len(limits) != 2:
+            raise TypeError(f"limits={limits!r} must be a (low, high) pair of numbers or None")
+        vmin, vmax = (check_number("limits", v) for v in limits)
     shown = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax)
     for (r, c), v in np.ndenumerate(m):
         red, green, blue, _ = shown.cmap(shown.norm(v))
@@ -80,9 +92,11 @@ def draw_numbers(
             color="black" if light else "white",
         )
     if highlight is not None:
-        r, c, h, w = highlight
-        from matplotlib.patches import Rectangle
-
+        if not isinstance(highlight, tuple | list) or len(highlight) != 4:
+            raise TypeError(
+                f"highlight={highlight!r} must be a (row, col, height, width) tuple or None"
+            )
+        r, c, h, w = (check_int("highlight", v) for v in highlight)
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="#e8710a", lw=3))
     ax.set_xticks([])
     ax.set_yticks([])
@@ -98,14 +112,15 @@ def draw_correlation_step(
     image: (H, W); weights: (KH, KW). Returns the figure and that output number,
     sum(image[row:row+KH, col:col+KW] * weights).
     """
-    x = np.asarray(image, dtype=np.float64)
-    k = np.asarray(weights, dtype=np.float64)
+    x = as_float_array("image", image, ndim=2, layout="a 2-D grey image (H, W)")
+    k = as_float_array("weights", weights, ndim=2, layout="a 2-D kernel (KH, KW)")
     out = filter_image(x, k)  # (H-KH+1, W-KW+1); checks shapes
     oh, ow = out.shape
-    if not (isinstance(row, (int, np.integer)) and 0 <= row < oh):
-        raise ValueError(f"row={row!r} is outside the output's rows 0..{oh - 1}")
-    if not (isinstance(col, (int, np.integer)) and 0 <= col < ow):
-        raise ValueError(f"col={col!r} is outside the output's columns 0..{ow - 1}")
+    row, col = check_int("row", row), check_int("col", col)
+    if not 0 <= row < oh:
+        raise ValueError(f"row={row} is outside the output's rows 0..{oh - 1}")
+    if not 0 <= col < ow:
+        raise ValueError(f"col={col} is outside the output's columns 0..{ow - 1}")
     kh, kw = k.shape
     patch = x[row : row + kh, col : col + kw]
     value = float((patch * k).sum())
@@ -162,14 +177,19 @@ def draw_filtered(
     Signed responses are drawn with 0 as mid-grey. Raises ``ValueError`` for a kernel
     with nan/inf or of the wrong shape.
     """
-    k = np.asarray(weights, dtype=np.float64)
-    response = filter_image(np.asarray(image, dtype=np.float64), k, mode="same")  # (H, W)
+    x = as_float_array("image", image, ndim=2, layout="a 2-D grey image (H, W)")
+    k = as_float_array("weights", weights, ndim=2, layout="a 2-D kernel (KH, KW)")
+    absolute = check_bool("absolute", absolute)
+    bins = check_int("bins", bins, minimum=1, maximum=1000)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name={name!r} must be a string or None, not {type(name).__name__}")
+    response = filter_image(x, k, mode="same")  # (H, W)
     shown = np.abs(response) if absolute else response
     lim = max(float(np.abs(shown).max()), 1e-12)
     name = name or kernel_name_of(k) or "custom kernel"
     fig = Figure(figsize=(11, 3.3), layout="constrained")
     axes = fig.subplots(1, 4, width_ratios=[3, 1.3, 3, 2.4])
-    axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
+    axes[0].imshow(x, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("input")
     axes[0].axis("off")
     draw_numbers(k, ax=axes[1], title="kernel", cmap="RdBu_r", symmetric=True)
@@ -195,19 +215,23 @@ def draw_filtered(
     return fig, summary
 
 
-def sliding_window_app(image: Any | None = None, weights: Any | None = None) -> FigureApp:
+def correlation_step_app(image: Any | None = None, weights: Any | None = None) -> FigureApp:
     """Two sliders move the window over the input; the figure shows that output number.
 
     Defaults: lesson 01's 6x6 image (bright left half, dark right half) and the
     vertical edge kernel.
     """
-    x = np.array([[10.0, 10, 10, 0, 0, 0]] * 6) if image is None else np.asarray(image, float)
-    k = kernel("vertical_edge") if weights is None else np.asarray(weights, float)
-    oh, ow = x.shape[0] - k.shape[0] + 1, x.shape[1] - k.shape[1] + 1
-    if oh < 1 or ow < 1:
-        raise ValueError(
-            f"kernel {k.shape[0]}x{k.shape[1]} is larger than the image {x.shape[0]}x{x.shape[1]}"
-        )
+    x = (
+        np.array([[10.0, 10, 10, 0, 0, 0]] * 6)
+        if image is None
+        else as_float_array("image", image, ndim=2, layout="a 2-D grey image (H, W)")
+    )
+    k = (
+        kernel("vertical_edge")
+        if weights is None
+        else as_float_array("weights", weights, ndim=2, layout="a 2-D kernel (KH, KW)")
+    )
+    oh, ow = filter_image(x, k).shape  # checks that the kernel fits
     controls = {
         "row": widgets.IntSlider(value=0, min=0, max=oh - 1, description="output row"),
         "col": widgets.IntSlider(value=0, min=0, max=ow - 1, description="output col"),
@@ -223,10 +247,13 @@ class KernelExplorer(FigureApp):
     """The kernel explorer: see :func:`kernel_explorer_app`."""
 
     def __init__(self, images: dict[str, np.ndarray], preset: str) -> None:
-        if preset not in KERNEL_NAMES:
-            raise ValueError(
-                f"preset={preset!r} is unknown; expected one of {', '.join(KERNEL_NAMES)}"
-            )
+        if not isinstance(images, dict) or not images:
+            raise TypeError("images must be a non-empty dict {name: (H, W) grey image}")
+        images = {
+            str(name): as_float_array(f"images[{name!r}]", img, ndim=2, layout="(H, W)")
+            for name, img in images.items()
+        }
+        preset = check_choice("preset", preset, KERNEL_NAMES)
         self._images = images
         self._holding = False
         start = kernel(preset)
@@ -313,18 +340,17 @@ def kernel_explorer_app(
     photo (faster redraws); ``None`` keeps the whole photo. ``app.result`` is a
     :class:`FilterSummary`; an invalid entry (nan, inf) shows a message instead.
     """
-    from course_lib.data import PHOTOS, load_photo
-
+    preset = check_choice("preset", preset, KERNEL_NAMES)
+    if crop is not None:
+        crop = check_int("crop", crop, minimum=3, what="an int >= 3 or None")
     if image is not None:
-        arr = np.asarray(image, dtype=np.float64)
-        if arr.ndim != 2:
-            raise ValueError(f"image has shape {arr.shape}; expected a 2-D grey image (H, W)")
+        arr = as_float_array("image", image, ndim=2, layout="a 2-D grey image (H, W)")
+        if min(arr.shape) < 3:
+            raise ValueError(f"image has shape {arr.shape}; expected at least 3x3 pixels")
         images = {"image": arr}
     else:
         images = {name: load_photo(name, grey=True) for name in PHOTOS}
     if crop is not None:
-        if not isinstance(crop, int) or crop < 3:
-            raise ValueError(f"crop={crop!r} must be an int >= 3 or None")
         images = {name: _centre_crop(img, crop) for name, img in images.items()}
     return KernelExplorer(images, preset)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -27,8 +28,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from course_lib.device import resolve_device
 from course_lib.metrics import confusion_matrix
-from course_lib.train import History, get_device
+from course_lib.train import History
+from course_lib.validate import check_bool, check_choice, check_int
 from course_lib.viz import layer_output, plot_confusion_matrix, plot_history, show_feature_maps
 from course_lib.widgets.base import FigureApp
 
@@ -57,6 +60,8 @@ def lenet_layer_names(model: nn.Module) -> dict[str, str]:
     Works for any model whose ``features`` (or first child) is an ``nn.Sequential`` of
     conv, activation and pooling layers, such as :func:`course_lib.models.lenet5`.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     features = getattr(model, "features", None)
     prefix = "features"
     if not isinstance(features, nn.Sequential) and isinstance(model, nn.Sequential):
@@ -80,11 +85,22 @@ def lenet_layer_names(model: nn.Module) -> dict[str, str]:
 
 
 def _check_images(images: torch.Tensor, labels: torch.Tensor | None) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a batch (N, C, H, W); got {got}")
-    if labels is not None and len(labels) != len(images):
-        raise ValueError(f"labels has {len(labels)} entries but images has {len(images)}")
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch tensor (N, C, H, W), not {type(images).__name__}")
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(
+            f"images must be a non-empty batch (N, C, H, W); got {tuple(images.shape)}"
+        )
+    if not images.is_floating_point():
+        raise TypeError(f"images has dtype {images.dtype}; expected floats such as torch.float32")
+    if labels is None:
+        return
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch tensor (N,) or None, not {type(labels).__name__}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(
+            f"labels has shape {tuple(labels.shape)} but images has {len(images)} images"
+        )
 
 
 def feature_maps(
@@ -95,10 +111,15 @@ def feature_maps(
     ``image`` is (C, H, W) or (1, C, H, W). The model is run in eval mode, up to the layer.
     """
     names = lenet_layer_names(model)
-    if layer not in names:
-        raise ValueError(f"layer={layer!r} is not one of {tuple(names)}")
+    layer = check_choice("layer", layer, tuple(names))
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"image must be a torch tensor (C, H, W), not {type(image).__name__}")
+    if image.ndim not in (3, 4) or (image.ndim == 4 and len(image) != 1):
+        raise ValueError(
+            f"image has shape {tuple(image.shape)}; expected (C, H, W) or (1, C, H, W)"
+        )
     x = image if image.ndim == 4 else image[None]  # (1, C, H, W)
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
     return layer_output(model, names[layer], x, device=device)[0]  # (C, H, W)
 
 
@@ -143,9 +164,8 @@ def draw_feature_maps(
     Returns the figure and a :class:`FeatureView`.
     """
     _check_images(images, labels)
-    if not isinstance(index, int) or not 0 <= index < len(images):
-        raise ValueError(f"index={index!r} must be an int in [0, {len(images) - 1}]")
-    device = get_device() if device is None else torch.device(device)
+    index = check_int("index", index, minimum=0, maximum=len(images) - 1)
+    device = resolve_device(device)
     image = images[index]  # (C, H, W)
     maps = feature_maps(model, image, layer, device=device)  # (C', H', W')
     was_training = model.training
@@ -199,6 +219,9 @@ def feature_maps_app(
     """A slider for the test digit and a dropdown for the layer; the model stays fixed."""
     _check_images(images, labels)
     layers = list(lenet_layer_names(model))
+    index = check_int("index", index, minimum=0, maximum=len(images) - 1)
+    layer = check_choice("layer", layer, tuple(layers))
+    resolve_device(device)  # an unknown device is refused now, not at the first redraw
 
     def draw(index: int, layer: str):
         return draw_feature_maps(model, images, labels, index=index, layer=layer, device=device)
@@ -218,8 +241,15 @@ METRICS = ("accuracy", "loss")
 
 
 def _check_histories(histories: Mapping[str, History]) -> None:
-    if not isinstance(histories, Mapping) or not histories:
+    if not isinstance(histories, Mapping):
+        raise TypeError(
+            f"histories must be a {{name: History}} dict, not {type(histories).__name__}"
+        )
+    if not histories:
         raise ValueError("histories must be a non-empty {name: History} dict")
+    for name, h in histories.items():
+        if not isinstance(h, History):
+            raise TypeError(f"histories[{name!r}] must be a History, not {type(h).__name__}")
 
 
 def draw_training_curves(
@@ -230,10 +260,8 @@ def draw_training_curves(
     Returns the figure and a line per run with its last train and validation values.
     """
     _check_histories(histories)
-    if metric not in METRICS:
-        raise ValueError(f"metric={metric!r} is not one of {METRICS}")
-    if run != "all" and run not in histories:
-        raise ValueError(f"run={run!r} is not 'all' or one of {tuple(histories)}")
+    metric = check_choice("metric", metric, METRICS)
+    run = check_choice("run", run, ("all", *histories))
     chosen = dict(histories) if run == "all" else {run: histories[run]}
     fig = plot_history(chosen, metric=metric)
     ax = fig.axes[0]
@@ -249,16 +277,21 @@ def draw_training_curves(
 
 
 def training_curves_app(histories: Mapping[str, History], *, metric: str = "accuracy") -> FigureApp:
-    """Dropdowns for the metric and the run ("all" overlays every run)."""
-    _check_histories(histories)
+    """Dropdowns for the metric and the run ("all" overlays every run).
 
-    def draw(metric: str, run: str):
+    With a single run there is no run dropdown: "all" and that run draw the same picture.
+    """
+    _check_histories(histories)
+    metric = check_choice("metric", metric, METRICS)
+
+    def draw(metric: str, run: str = "all"):
         return draw_training_curves(histories, metric=metric, run=run)
 
     controls = {
         "metric": widgets.Dropdown(options=list(METRICS), value=metric, description="metric"),
-        "run": widgets.Dropdown(options=["all", *histories], value="all", description="run"),
     }
+    if len(histories) > 1:
+        controls["run"] = widgets.Dropdown(options=["all", *histories], value="all", description="run")
     return FigureApp(controls, draw, title="Training curves")
 
 
@@ -285,6 +318,32 @@ class ConfusionView:
         )
 
 
+def _check_predictions(predictions: Any) -> None:
+    if not isinstance(predictions, Mapping):
+        raise TypeError(
+            f"predictions must be a {{name: labels}} dict, not {type(predictions).__name__}"
+        )
+    if not predictions:
+        raise ValueError("predictions must be a non-empty {name: labels} dict")
+
+
+def _labels(values: Any, name: str) -> torch.Tensor:
+    """Class labels (N,) as a CPU int64 tensor, from a tensor or a numpy array of ints."""
+    if isinstance(values, np.ndarray):
+        if not np.issubdtype(values.dtype, np.integer):
+            raise TypeError(f"{name} has dtype {values.dtype}; expected integer class labels")
+        values = torch.from_numpy(np.array(values, dtype=np.int64))
+    if not isinstance(values, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of class labels, not {type(values).__name__}")
+    if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+        raise TypeError(f"{name} has dtype {values.dtype}; expected integer class labels")
+    if values.ndim != 1:
+        raise ValueError(f"{name} has shape {tuple(values.shape)}; expected (N,) class labels")
+    if len(values) and values.min() < 0:
+        raise ValueError(f"{name} holds a negative class label {int(values.min())}")
+    return values.cpu().long()
+
+
 def draw_confusion(
     predictions: Mapping[str, torch.Tensor],
     targets: torch.Tensor,
@@ -294,19 +353,31 @@ def draw_confusion(
     class_names: Sequence[str] | None = None,
 ) -> tuple[Figure, ConfusionView]:
     """The confusion matrix of one run's predicted labels (N,) against ``targets`` (N,)."""
-    if not isinstance(predictions, Mapping) or not predictions:
-        raise ValueError("predictions must be a non-empty {name: labels} dict")
-    run = next(iter(predictions)) if run is None else run
-    if run not in predictions:
-        raise ValueError(f"run={run!r} is not one of {tuple(predictions)}")
-    pred = torch.as_tensor(predictions[run]).cpu()
-    target = torch.as_tensor(targets).cpu()
+    _check_predictions(predictions)
+    run = next(iter(predictions)) if run is None else check_choice("run", run, tuple(predictions))
+    normalize = check_bool("normalize", normalize)
+    pred = _labels(predictions[run], f"predictions[{run!r}]")
+    target = _labels(targets, "targets")
     if pred.shape != target.shape:
         raise ValueError(
             f"predictions[{run!r}] has shape {tuple(pred.shape)}, targets {tuple(target.shape)}"
         )
-    k = len(class_names) if class_names is not None else int(max(pred.max(), target.max())) + 1
-    cm = confusion_matrix(pred.numpy(), target.numpy(), k)  # (K, K) numpy counts
+    if class_names is not None and (
+        isinstance(class_names, str) or not isinstance(class_names, Sequence)
+    ):
+        raise TypeError(f"class_names must be a list of names or None, not {class_names!r}")
+    if class_names is not None and len(class_names) == 0:
+        raise ValueError("class_names=[] names no class; pass None to number the classes")
+    if len(pred) == 0:
+        raise ValueError("targets is empty: there is nothing to count")
+    top = int(max(pred.max(), target.max()))
+    if class_names is not None and len(class_names) <= top:
+        raise ValueError(
+            f"class_names has {len(class_names)} names, but the labels go up to {top}; "
+            f"expected at least {top + 1} names"
+        )
+    k = len(class_names) if class_names is not None else top + 1
+    cm = confusion_matrix(target.numpy(), pred.numpy(), k)  # (K, K) numpy counts
     off = cm.copy()
     np.fill_diagonal(off, 0)
     t, p = np.unravel_index(int(np.argmax(off)), off.shape)
@@ -322,15 +393,17 @@ def confusion_app(
     *,
     class_names: Sequence[str] | None = None,
 ) -> FigureApp:
-    """A dropdown for the run and a checkbox for row fractions instead of counts."""
+    """A dropdown for the run (when there is more than one) and a checkbox for row
+    fractions instead of counts."""
+    _check_predictions(predictions)
 
-    def draw(run: str, normalize: bool):
+    def draw(normalize: bool, run: str | None = None):
         return draw_confusion(
             predictions, targets, run=run, normalize=normalize, class_names=class_names
         )
 
-    controls = {
-        "run": widgets.Dropdown(options=list(predictions), description="run"),
-        "normalize": widgets.Checkbox(value=False, description="fractions per true class"),
-    }
+    controls = {}
+    if len(predictions) > 1:  # a dropdown with one option would do nothing
+        controls["run"] = widgets.Dropdown(options=list(predictions), description="run")
+    controls["normalize"] = widgets.Checkbox(value=False, description="fractions per true class")
     return FigureApp(controls, draw, title="Confusion matrix on the test digits")

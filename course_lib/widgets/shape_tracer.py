@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
 from course_lib.shapes import conv_output_size, receptive_field
+from course_lib.validate import check_int, check_shape
 from course_lib.widgets.base import FigureApp
 
 __all__ = [
@@ -87,12 +88,24 @@ def trace_shapes(
     ``input_shape`` is (H, W, C) with H == W. Raises ``ValueError`` (from
     ``conv_output_size``) when a layer does not fit its input.
     """
-    if len(input_shape) != 3 or input_shape[0] != input_shape[1]:
-        raise ValueError(f"input_shape={tuple(input_shape)!r} must be (H, W, C) with H == W")
-    n, _, c = (int(d) for d in input_shape)
+    n, w, c = check_shape("input_shape", input_shape, length=3, layout="(H, W, C)")
+    if n != w:
+        raise ValueError(f"input_shape={(n, w, c)!r} must be (H, W, C) with H == W")
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of ConvStep, not {type(layers).__name__}")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, ConvStep):
+            raise TypeError(f"layers[{i}]={layer!r} must be a ConvStep, not {type(layer).__name__}")
+        try:
+            check_int("filters", layer.filters, minimum=1)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"layers[{i}] ({layer.name}): {err}") from None
     rows = [TraceRow("input", (n, n, c), "the image", 1)]
     for k, layer in enumerate(layers, start=1):
-        out = conv_output_size(n, layer.f, layer.p, layer.s)
+        try:
+            out = conv_output_size(n, layer.f, layer.p, layer.s)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"layers[{k - 1}] ({layer.name}) on a {n}x{n} input: {err}") from None
         formula = f"floor(({n} + 2*{layer.p} - {layer.f}) / {layer.s}) + 1 = {out}, {layer.filters} filters"
         rf = receptive_field([(step.f, step.s) for step in layers[:k]])
         rows.append(TraceRow(layer.name, (out, out, layer.filters), formula, rf))
@@ -118,8 +131,8 @@ def draw_shape_trace(
     flattened vector. Returns ``(figure, TraceRow of that stage)``.
     """
     rows = trace_shapes(input_shape, layers)
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(rows):
-        raise ValueError(f"layer={layer!r} must be an int from 0 to {len(rows) - 1}")
+    what = f"an int from 0 to {len(rows) - 1}"
+    layer = check_int("layer", layer, minimum=0, maximum=len(rows) - 1, what=what)
     biggest = max(r.shape[0] for r in rows[:-1])
     fig = Figure(figsize=(9, 3.8))
     ax = fig.subplots()

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from course_lib.shapes import conv_output_size
+from course_lib.validate import check_int
 from course_lib.widgets.base import FigureApp
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "window_for_cell",
 ]
 
+# Largest padded side n + 2p: counted (an (n, n) array) and drawn (cell by cell).
+MAX_COUNTED = 4096
+MAX_DRAWN = 64
 # Cell categories in the padded-input picture, and their colours.
 _PAD, _INPUT, _UNUSED, _WIN_PAD, _WIN_INPUT = range(5)
 _COLOURS = ListedColormap(["#e6e6e6", "#ffffff", "#f4c7c3", "#9ec5e8", "#1f6fb5"])
@@ -77,10 +81,16 @@ class WindowView:
         return text
 
 
-def _check_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}={value!r} must be an int")
-    return int(value)
+def _checked(n: object, f: object, p: object, s: object, largest: int) -> tuple[int, ...]:
+    """(n, f, p, s, out) as ints, or the reason they make no output (or too big a grid)."""
+    out = conv_output_size(n, f, p, s)  # checks types and values, names the parameter
+    n, f, p, s = (int(v) for v in (n, f, p, s))
+    if n + 2 * p > largest:
+        raise ValueError(
+            f"n + 2p = {n} + 2*{p} = {n + 2 * p} cells per side is more than the {largest} "
+            "this function lays out; use a smaller n (input size) or p (padding)"
+        )
+    return n, f, p, s, out
 
 
 def coverage_counts(n: int, f: int, p: int = 0, s: int = 1) -> np.ndarray:
@@ -88,9 +98,9 @@ def coverage_counts(n: int, f: int, p: int = 0, s: int = 1) -> np.ndarray:
 
     Padding cells are left out. Corner cells of a valid convolution are read once,
     central ones up to ``ceil(f/s)**2`` times; cells at 0 are never read (a stride
-    that does not fit drops the last rows and columns).
+    that does not fit drops the last rows and columns). ``n + 2p`` is at most 4096.
     """
-    out = conv_output_size(n, f, p, s)
+    n, f, p, s, out = _checked(n, f, p, s, MAX_COUNTED)
     padded = n + 2 * p
     along = np.zeros(padded, dtype=np.int64)  # (n + 2p,) windows per padded position
     for i in range(out):
@@ -103,13 +113,15 @@ def window_for_cell(n: int, f: int, p: int, s: int, cell: int) -> WindowView:
     """The window that output cell number ``cell`` (row-major) reads.
 
     Raises ``ValueError`` for settings the formula calls invalid (message from
-    :func:`course_lib.shapes.conv_output_size`) or a cell past the last one.
+    :func:`course_lib.shapes.conv_output_size`) or a cell past the last one. The grid is
+    drawn cell by cell, so ``n + 2p`` is at most 64.
     """
-    n, f, p, s, cell = (_check_int(k, v) for k, v in zip("nfpsc", (n, f, p, s, cell), strict=True))
-    out = conv_output_size(n, f, p, s)
+    n, f, p, s, out = _checked(n, f, p, s, MAX_DRAWN)
+    cell = check_int("cell", cell, minimum=0)
     if not 0 <= cell < out * out:
         raise ValueError(
-            f"cell={cell} does not exist: a {out}x{out} output has cells 0..{out * out - 1}"
+            f"cell={cell} does not exist: with n={n}, f={f}, p={p}, s={s} the output is "
+            f"{out}x{out}, cells 0..{out * out - 1}"
         )
     row, col = divmod(cell, out)
     unused = int((coverage_counts(n, f, p, s) == 0).sum())
@@ -183,18 +195,30 @@ def draw_sliding_window(
 def sliding_window_app(n: int = 7, f: int = 3, p: int = 0, s: int = 1) -> FigureApp:
     """Sliders for n, f, p, s and the output cell; a play button steps through the cells.
 
-    Invalid settings (a kernel larger than the padded input, a stride of 0, ...)
-    show the reason instead of a picture.
+    Every position of the sliders is a valid setting: the stride starts at 1 and the
+    kernel slider stops at the padded input, n + 2p (at most 9), moving back when n or p
+    shrinks. (:func:`draw_sliding_window` itself still refuses, with the reason, the
+    settings that cannot work.) The starting values must lie on the sliders: n in 1..16,
+    p in 0..4, f in 1..min(9, n + 2p), s in 1..4.
     """
+    n = check_int("n", n, minimum=1, maximum=16)
+    p = check_int("p", p, minimum=0, maximum=4)
+    f = check_int("f", f, minimum=1, maximum=min(9, n + 2 * p))
+    s = check_int("s", s, minimum=1, maximum=4)
     style = {"description_width": "initial"}
     controls = {
         "n": widgets.IntSlider(value=n, min=1, max=16, description="input n", style=style),
-        "f": widgets.IntSlider(value=f, min=1, max=9, description="kernel f", style=style),
+        "f": widgets.IntSlider(value=f, min=1, max=min(9, n + 2 * p), description="kernel f",
+                               style=style),
         "p": widgets.IntSlider(value=p, min=0, max=4, description="padding p", style=style),
-        "s": widgets.IntSlider(value=s, min=0, max=4, description="stride s", style=style),
+        "s": widgets.IntSlider(value=s, min=1, max=4, description="stride s", style=style),
         "cell": widgets.IntSlider(value=0, min=0, max=0, description="output cell", style=style),
     }
     cell = controls["cell"]
+
+    def fit_kernel_slider(_change=None) -> None:
+        # The kernel must fit in the padded input; lowering the max moves f back with it.
+        controls["f"].max = min(9, controls["n"].value + 2 * controls["p"].value)
 
     def fit_cell_slider(_change=None) -> None:
         # Registered before FigureApp's own observers, so the cell index is already
@@ -206,6 +230,8 @@ def sliding_window_app(n: int = 7, f: int = 3, p: int = 0, s: int = 1) -> Figure
         cell.max = out * out - 1
 
     fit_cell_slider()
+    for name in "np":
+        controls[name].observe(fit_kernel_slider, names="value")
     for name in "nfps":
         controls[name].observe(fit_cell_slider, names="value")
     app = FigureApp(controls, draw_sliding_window, title="Sliding window: padding, stride, output size")

@@ -11,7 +11,7 @@ Each app is a pure draw function (tested directly) plus a thin :class:`FigureApp
   photo into one channel: ``w_red * R + w_green * G + w_blue * B + bias``, then ReLU.
 
 The convolutions and poolings come from :mod:`course_lib.ops`; this module only
-arranges and draws them. Source: lesson 03 (seeds 003, 004).
+arranges and draws them. Source: lesson 03.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from course_lib.data import load_photo
+from course_lib.data import PHOTOS, load_photo
+from course_lib.device import resolve_device
 from course_lib.ops import avg_pool2d, conv2d, l2_pool2d, max_pool2d, relu
-from course_lib.train import get_device
+from course_lib.validate import as_float_array, check_bool, check_choice, check_int, check_number
 from course_lib.widgets.base import FigureApp
 
 __all__ = [
@@ -92,11 +93,13 @@ def photo_crop(
 
     The crop starts at pixel ``(top, left)``; by default it is centred on the photo.
     """
-    photo = _photo(name)
+    photo = _photo(check_choice("name", name, PHOTOS))
+    size = check_int("size", size, minimum=1)
+    step = check_int("step", step, minimum=1)
     h, w, _ = photo.shape
     span = size * step
-    top = (h - span) // 2 if top is None else top
-    left = (w - span) // 2 if left is None else left
+    top = (h - span) // 2 if top is None else check_int("top", top, minimum=0)
+    left = (w - span) // 2 if left is None else check_int("left", left, minimum=0)
     if top < 0 or left < 0 or top + span > h or left + span > w:
         raise ValueError(
             f"a crop of size={size}, step={step} at (top={top}, left={left}) needs "
@@ -114,6 +117,16 @@ def demo_volume(name: str = "china") -> np.ndarray:
     crop = photo_crop(name, size=96, step=2, top=40, left=72)  # (96, 96, 3)
     blocks = crop.reshape(6, 16, 6, 16, 3).mean(axis=(1, 3))  # (6, 6, 3): 16x16 block means
     return np.rint(blocks * 9.0)
+
+
+def _hwc(name: str, image: object, channels: int | None = 3) -> np.ndarray:
+    """An (H, W, C) image as a float64 array; C must be ``channels`` unless None."""
+    arr = as_float_array(name, image, ndim=3, layout="(H, W, C)")
+    if channels is not None and arr.shape[2] != channels:
+        raise ValueError(f"{name} must have shape (H, W, {channels}), got {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} has shape {arr.shape}, which is empty")
+    return arr
 
 
 def _to_tensor(hwc: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -151,11 +164,10 @@ class VolumeConvStep:
 
 def _volume_conv(row, col, filter_name, bias, volume, device):
     """The numbers behind one output position: (step, volume, kernel, products, z_map)."""
-    volume = demo_volume() if volume is None else np.asarray(volume, dtype=np.float64)
-    if volume.ndim != 3 or volume.shape[2] != 3:
-        raise ValueError(f"volume must have shape (H, W, 3), got {volume.shape}")
-    if filter_name not in DEMO_FILTERS:
-        raise ValueError(f"filter_name={filter_name!r} is not one of {list(DEMO_FILTERS)}")
+    volume = demo_volume() if volume is None else _hwc("volume", volume)
+    filter_name = check_choice("filter_name", filter_name, tuple(DEMO_FILTERS))
+    row, col = check_int("row", row), check_int("col", col)
+    bias = check_number("bias", bias)
     kernel = DEMO_FILTERS[filter_name]  # (3, 3, 3) = (C, f, f)
     f = kernel.shape[1]
     out_h, out_w = volume.shape[0] - f + 1, volume.shape[1] - f + 1
@@ -165,9 +177,9 @@ def _volume_conv(row, col, filter_name, bias, volume, device):
         )
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise ValueError(
-            f"output position ({row}, {col}) is outside the {out_h}x{out_w} output map"
+            f"output position row={row}, col={col} is outside the {out_h}x{out_w} output map"
         )
-    device = get_device() if device is None else torch.device(device)
+    device = resolve_device(device)
 
     window = volume[row : row + f, col : col + f, :]  # (f, f, 3)
     products = window.transpose(2, 0, 1) * kernel  # (3, f, f): channel first, like the kernel
@@ -272,8 +284,13 @@ def _grid_numbers(ax, data: np.ndarray, *, cmap: str, vmin: float, vmax: float) 
 
 def volume_conv_app(*, volume: np.ndarray | None = None, device=None) -> FigureApp:
     """Sliders for the output position, a filter menu and a bias slider over :func:`draw_volume_conv`."""
-    volume = demo_volume() if volume is None else np.asarray(volume, dtype=np.float64)
+    volume = demo_volume() if volume is None else _hwc("volume", volume)
+    resolve_device(device)  # an unknown device is refused now, not at the first redraw
     out_h, out_w = volume.shape[0] - 2, volume.shape[1] - 2
+    if out_h < 1 or out_w < 1:
+        raise ValueError(
+            f"volume is {volume.shape[0]}x{volume.shape[1]}: too small for a 3x3 filter"
+        )
     controls = {
         "row": widgets.IntSlider(0, min=0, max=out_h - 1, description="output row"),
         "col": widgets.IntSlider(0, min=0, max=out_w - 1, description="output col"),
@@ -323,18 +340,14 @@ def draw_pooling(
     step. ``image`` defaults to a 128x128 crop of the China photo. L2-norm outputs can
     exceed 1, so that panel is scaled by its largest value.
     """
-    if kind not in POOL_KINDS:
-        raise ValueError(f"kind={kind!r} is not a pooling this lesson knows; expected one of {POOL_KINDS}")
-    image = photo_crop() if image is None else np.asarray(image, dtype=np.float64)
-    if image.ndim != 3:
-        raise ValueError(f"image must have shape (H, W, C), got {image.shape}")
+    kind = check_choice("kind", kind, POOL_KINDS)
+    image = photo_crop() if image is None else _hwc("image", image, channels=None)
     h, w, _ = image.shape
-    for name, value in (("size", size), ("stride", stride)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int")
+    size = check_int("size", size, minimum=1)
+    stride = check_int("stride", stride, minimum=1)
     if size > min(h, w):
-        raise ValueError(f"a {size}x{size} window does not fit in the {h}x{w} image")
-    device = get_device() if device is None else torch.device(device)
+        raise ValueError(f"a size={size} window does not fit in the {h}x{w} image")
+    device = resolve_device(device)
     pool = {"max": max_pool2d, "avg": avg_pool2d, "l2": l2_pool2d}[kind]
     pooled = _to_hwc(pool(_to_tensor(image, device), size, stride=stride))  # (H', W', C)
     shown = pooled / pooled.max() if kind == "l2" and pooled.max() > 0 else pooled
@@ -357,12 +370,19 @@ def draw_pooling(
 
 
 def pooling_app(*, image: np.ndarray | None = None, device=None) -> FigureApp:
-    """A pooling-type menu and window/stride sliders over :func:`draw_pooling`."""
+    """A pooling-type menu and window/stride sliders over :func:`draw_pooling`.
+
+    The window slider stops at the image's shorter side (at most 16), so every position
+    of it fits the image.
+    """
+    image = None if image is None else _hwc("image", image, channels=None)
+    resolve_device(device)  # an unknown device is refused now, not at the first redraw
+    side = 16 if image is None else min(16, *image.shape[:2])
     controls = {
         "kind": widgets.Dropdown(
             options=[(_POOL_NAMES[k], k) for k in POOL_KINDS], value="max", description="pooling"
         ),
-        "size": widgets.IntSlider(2, min=1, max=16, description="window f"),
+        "size": widgets.IntSlider(min(2, side), min=1, max=side, description="window f"),
         "stride": widgets.IntSlider(2, min=1, max=16, description="stride s"),
     }
     return FigureApp(
@@ -413,10 +433,13 @@ def draw_channel_mix(
     1x1 convolution looks at no neighbours, only across channels. Computed with
     :func:`course_lib.ops.conv2d` and a weight of shape (1, 3, 1, 1).
     """
-    image = photo_crop(size=160, step=2) if image is None else np.asarray(image, dtype=np.float64)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
-    device = get_device() if device is None else torch.device(device)
+    image = photo_crop(size=160, step=2) if image is None else _hwc("image", image)
+    w_red, w_green, w_blue, bias = (
+        check_number(name, v)
+        for name, v in (("w_red", w_red), ("w_green", w_green), ("w_blue", w_blue), ("bias", bias))
+    )
+    relu_on = check_bool("relu_on", relu_on)
+    device = resolve_device(device)
     weight = torch.tensor([w_red, w_green, w_blue], dtype=torch.float64, device=device)
     weight = weight.reshape(1, 3, 1, 1)  # (F=1, C=3, 1, 1)
     b = torch.tensor([float(bias)], dtype=torch.float64, device=device)
@@ -457,6 +480,9 @@ def draw_channel_mix(
 
 def channel_mix_app(*, image: np.ndarray | None = None, device=None) -> FigureApp:
     """Sliders for the three channel weights and the bias, and a ReLU switch."""
+    image = None if image is None else _hwc("image", image)
+    resolve_device(device)  # an unknown device is refused now, not at the first redraw
+
     def slider(value: float, label: str) -> widgets.FloatSlider:
         return widgets.FloatSlider(value, min=-2.0, max=2.0, step=0.1, description=label)
 
