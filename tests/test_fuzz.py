@@ -88,24 +88,7 @@ HYPOTHESIS_EXAMPLES = 800
 # Functions that still break the rule, in files this test's author does not own. Each is
 # skipped with this reason; the owners fix them and empty the set. Nothing else is skipped.
 # FUZZ_ALL=1 runs them anyway (e.g. ``FUZZ_ALL=1 pytest tests/test_fuzz.py -k ops.norm``).
-KNOWN_OPEN: set[str] = {
-    "course_lib.ops.dropout.dropout",
-    "course_lib.ops.dropout.dropout_backward",
-    "course_lib.ops.norm.batch_norm",
-    "course_lib.ops.norm.batch_norm_backward",
-    "course_lib.ops.norm.group_norm",
-    "course_lib.ops.norm.group_norm_backward",
-    "course_lib.ops.norm.instance_norm",
-    "course_lib.ops.norm.instance_norm_backward",
-    "course_lib.ops.norm.layer_norm",
-    "course_lib.ops.norm.layer_norm_backward",
-    "course_lib.ops.pool.avg_pool2d",
-    "course_lib.ops.pool.avg_pool2d_backward",
-    "course_lib.ops.pool.l2_pool2d",
-    "course_lib.ops.pool.max_pool2d",
-    "course_lib.ops.pool.max_pool2d_backward",
-    "course_lib.ops.pool.pool_windows",
-}
+KNOWN_OPEN: set[str] = set()
 
 COUNTS: Counter = Counter()
 

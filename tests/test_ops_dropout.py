@@ -194,3 +194,25 @@ def test_dropout_refuses_integer_and_bool_inputs(x):
     """Integer x used to come back all zeros (numpy) or raise torch's own error."""
     with pytest.raises(TypeError, match=f"x has dtype {x.dtype}; expected a floating dtype"):
         dropout(x, 0.5, generator=0)
+
+
+def test_dropout_names_none_arrays_and_bad_seeds():
+    x = np.ones((3, 4))
+    with pytest.raises(TypeError, match="x must be a numpy array or a torch tensor, not NoneType"):
+        dropout(None, 0.5)
+    for dout, mask, name in ((None, x > 0, "dout"), (x, None, "keep_mask")):
+        with pytest.raises(TypeError, match=f"{name} must be a numpy array"):
+            dropout_backward(dout, mask, 0.5)
+    for kind in (np.asarray, torch.from_numpy):
+        with pytest.raises(ValueError, match=r"generator=-1 must be an int seed >= 0"):
+            dropout(kind(x), 0.5, generator=-1)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_dropout_takes_numpy_and_0d_torch_int_seeds_like_an_int(kind):
+    x = as_kind(np.ones((4, 5)), kind)
+    out, keep = dropout(x, 0.5, generator=7)
+    for seed in (np.int64(7), torch.tensor(7)):
+        out2, keep2 = dropout(x, 0.5, generator=seed)
+        assert torch.equal(to_torch(keep2), to_torch(keep))
+        close(out2, out, rtol=0, atol=0)

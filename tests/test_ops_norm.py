@@ -423,3 +423,61 @@ def test_batch_norm_is_accurate_for_a_large_mean_and_a_small_spread(kind):
     close(out, ref, rtol=1e-6, atol=1e-6)
     close(new_rv, trv, rtol=1e-6, atol=1e-15)
     close(new_rm, trm, rtol=1e-12, atol=0)
+
+
+def test_norms_name_none_arrays():
+    x, g = np.ones((2, 2, 3, 3)), np.ones(2)
+    calls = [
+        (lambda: batch_norm(None, g, g, None, None, training=True), "x"),
+        (lambda: batch_norm_backward(None, x, g), "dout"),
+        (lambda: group_norm(None, 1), "x"),
+        (lambda: group_norm_backward(None, x, 1), "dout"),
+        (lambda: layer_norm(None), "x"),
+        (lambda: layer_norm_backward(None, x), "dout"),
+        (lambda: instance_norm(None), "x"),
+        (lambda: instance_norm_backward(x, None), "x"),
+    ]
+    for call, name in calls:
+        with pytest.raises(TypeError, match=f"{name} must be a numpy array or a torch tensor"):
+            call()
+
+
+def test_norms_take_big_endian_numpy_arrays_like_native_ones():
+    """Byte order is not a dtype difference: >f8 and float64 hold the same numbers."""
+    rng = np.random.default_rng(3)
+    x, dout = rng.standard_normal((2, 4, 3, 3)), rng.standard_normal((2, 4, 3, 3))
+    g, b = rng.standard_normal(4), rng.standard_normal(4)
+
+    def big(a):
+        return a.astype(">f8")
+
+    def same(got, want):
+        for u, v in zip(got if isinstance(got, tuple) else (got,),
+                        want if isinstance(want, tuple) else (want,), strict=True):
+            np.testing.assert_allclose(u, v, rtol=1e-15, atol=1e-15)
+
+    stats = (np.zeros(4), np.ones(4))
+    want = batch_norm(x, g, b, *stats, training=True)
+    same(batch_norm(big(x), g, big(b), *map(big, stats), training=True), want)
+    same(batch_norm_backward(big(dout), x, big(g)), batch_norm_backward(dout, x, g))
+    same(group_norm(x, 2, big(g), b), group_norm(x, 2, g, b))
+    same(group_norm_backward(dout, big(x), 2, g), group_norm_backward(dout, x, 2, g))
+    same(layer_norm(big(x), g, b), layer_norm(x, g, b))
+    same(instance_norm_backward(big(dout), x, big(g)), instance_norm_backward(dout, x, g))
+    with pytest.raises(TypeError, match="gamma has dtype float32 but x has float64"):
+        group_norm(x, 2, g.astype(np.float32))
+
+
+def test_norm_shape_errors_name_x():
+    x = np.ones((2, 4, 3))
+    with pytest.raises(ValueError, match=r"one per channel of x \(shape \(2, 4, 3\)\)"):
+        group_norm(x, 2, np.ones(2))
+    with pytest.raises(ValueError, match=r"expected \(0, 4, 3\), the shape of x"):
+        layer_norm_backward(x, x[:0])
+
+
+def test_layer_and_instance_norm_refuse_no_channels_naming_x():
+    """instance_norm's group count is C: C = 0 used to blame num_groups, not x."""
+    for call in (instance_norm, layer_norm):
+        with pytest.raises(ValueError, match=r"x has shape \(0, 0\): no channels"):
+            call(np.zeros((0, 0)))

@@ -129,20 +129,21 @@ def test_pooling_keeps_channels_4x4x10_to_2x2x10():
             (1, 1, 2, 2),
             {"kernel_size": 3},
             ValueError,
-            r"along H of x \(shape \(1, 1, 2, 2\)\): kernel size f=3 is larger than the "
-            r"padded input n \+ 2p = 2",
+            r"kernel_size=\(3, 3\) does not fit x \(shape \(1, 1, 2, 2\)\): along H the "
+            r"window 3 is larger than the padded size 2 \+ 2\*0 = 2",
         ),
         (
             (1, 1, 6, 1),
             {"kernel_size": (2, 4), "padding": (0, 1)},
             ValueError,
-            r"along W .*kernel size f=4 is larger than the padded input n \+ 2p = 3",
+            r"kernel_size=\(2, 4\) .*along W the window 4 is larger than the padded size 1 "
+            r"\+ 2\*1 = 3",
         ),
         (
             (1, 1, 6, 6),
             {"kernel_size": 3, "padding": 2},
             ValueError,
-            r"p \(padding\)=2 must be at most half the window size f=3",
+            r"padding=\(2, 2\) must be at most half of kernel_size=\(3, 3\) \(along H: 2 > 3/2\)",
         ),
         ((1, 1, 4, 4), {"kernel_size": 2, "padding": -1}, ValueError, r"padding=-1 must be >= 0"),
         ((1, 1, 4, 4), {"kernel_size": 2, "padding": 0.5}, TypeError, r"padding=0.5"),
@@ -266,3 +267,18 @@ def test_max_pool2d_ties_nan_and_integers_follow_torch(kind):
     out, idx = max_pool2d(as_kind(xi, kind), 2, padding=1, return_indices=True)
     ref, ref_idx = F.max_pool2d(to_torch(xi), 2, padding=1, return_indices=True)
     assert torch.equal(to_torch(out), ref) and torch.equal(to_torch(idx), ref_idx)
+
+
+@pytest.mark.parametrize("op", [max_pool2d, avg_pool2d, l2_pool2d])
+def test_pool_names_a_none_input(op):
+    with pytest.raises(TypeError, match="x must be a numpy array or a torch tensor, not NoneType"):
+        op(None, 2)
+
+
+@pytest.mark.parametrize("backward", [max_pool2d_backward, avg_pool2d_backward])
+def test_pool_backward_names_none_inputs(backward):
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(TypeError, match="dout must be a numpy array"):
+        backward(None, x, 2)
+    with pytest.raises(TypeError, match="x must be a numpy array"):
+        backward(np.zeros((1, 1, 2, 2)), None, 2)

@@ -89,18 +89,6 @@ def _arguments(x, w, b, stride, padding):
     return xp, x, w, b, (sh, sw), (ph, pw), (oh, ow)
 
 
-# How the product is laid out (timings of benchmarks/ops.py's conv: float32, 2 threads,
-# a 2-core AMD EPYC on which numpy's OpenBLAS and torch's MKL multiply at AVX2 speed):
-# * torch: a batch of products, the filters times each image's columns (2.0-2.2 ms;
-#   MKL takes 3 ms for the single product with N*OH*OW columns alone);
-# * numpy: one product with the columns of the whole batch (OpenBLAS: 1.4 ms for that
-#   product, 1.8-1.9 ms for numpy's stack of per-image products, which the backward
-#   pass finds slower still). A few images at a time would be faster alone (2.45 ms
-#   against 3.0) but slower when alternated with torch's kernels, as the benchmark runs
-#   it (2.2x F.conv2d's time and more, against 1.65-1.8x), since torch's threads spin
-#   for a while after each kernel and the many small products meet them.
-
-
 def _columns(xp, win, *, per_image: bool):
     """im2col: every C x KH x KW window of ``win`` copied, once, into a column.
 
@@ -117,18 +105,6 @@ def _columns(xp, win, *, per_image: bool):
     return xp.reshape(cols, (c * kh * kw, m * oh * ow))  # the one copy
 
 
-def _windows_times_filters(xp, win, w_mat, *, per_image: bool):
-    """Every window of ``win`` (M, C, OH, OW, KH, KW) times every filter of ``w_mat``
-    (F, C*KH*KW): im2col, then one matrix product (batched over the M images if
-    ``per_image``). Returns (M, F, OH*OW) (otherwise as a transposed view)."""
-    m, _, oh, ow = win.shape[:4]
-    cols = _columns(xp, win, per_image=per_image)
-    if per_image:
-        return xp.matmul(w_mat, cols)  # (M, F, OH*OW)
-    product = xp.reshape(xp.matmul(w_mat, cols), (w_mat.shape[0], m, oh * ow))  # (F, M, OH*OW)
-    return xp.permute_dims(product, (1, 0, 2))  # (M, F, OH*OW), a view
-
-
 def conv2d(x, w, b=None, *, stride=1, padding=0):
     """Convolve a batch of images with a bank of filters (cross-correlation).
 
@@ -139,9 +115,8 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
     ``out[n, f, i, j] = sum_{c, u, v} x_pad[n, c, i*sh + u, j*sw + v] * w[f, c, u, v] + b[f]``,
     the same as ``torch.nn.functional.conv2d``. Implementation: im2col (every
     C x KH x KW window copied into a column, one copy of N x C*KH*KW x OH*OW values)
-    then one matrix multiply of the (F, C*KH*KW) filters with all the columns (for
-    torch tensors, batched over the images). float16 and bfloat16 are summed in float32
-    and rounded once.
+    then a matrix multiply of the (F, C*KH*KW) filters with each image's columns.
+    float16 and bfloat16 are summed in float32 and rounded once.
     """
     xp, x, w, b, (sh, sw), (ph, pw), (oh, ow) = _arguments(x, w, b, stride, padding)
     dtype = x.dtype
@@ -151,8 +126,12 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
     f, c, kh, kw = w.shape
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
     win = windows(pad2d(xp, x, ph, pw), kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
-    per_image = is_torch_array(x)
-    out = contiguous(_windows_times_filters(xp, win, w_mat, per_image=per_image))  # (N, F, OH*OW)
+    cols = _columns(xp, win, per_image=True)  # (N, C*KH*KW, OH*OW)
+    # One (F, C*KH*KW) @ (C*KH*KW, OH*OW) product per image: the result is already in
+    # (N, F, ...) order. For benchmarks/ops.py's conv this is as fast as one product
+    # with the N*OH*OW columns of the whole batch plus a transpose of its result in
+    # numpy, and twice as fast in torch (MKL is slow on that one wide product).
+    out = xp.matmul(w_mat, cols)  # (N, F, OH*OW)
     if b is not None:
         out += xp.reshape(b, (f, 1))  # in place: out is a fresh array
     return xp.astype(xp.reshape(out, (n, f, oh, ow)), dtype, copy=False)  # (N, F, OH, OW)
@@ -193,7 +172,8 @@ def conv2d_backward(dout, x, w, *, stride=1, padding=0):
         dw = xp.sum(xp.matmul(dout_cols, xp.permute_dims(cols, (0, 2, 1))), axis=0)
         dcols = xp.matmul(w_t, dout_cols)  # (N, C*KH*KW, OH*OW)
         dcols = xp.reshape(dcols, (n, c, kh, kw, oh, ow))  # (N, C, KH, KW, OH, OW)
-    else:  # one product each for the batch: OpenBLAS is slow on numpy's stacked products
+    else:  # numpy: one product each for the whole batch, 1.6-2.7 times faster for
+        # benchmarks/ops.py's conv than numpy's slow stacks of per-image products
         cols = _columns(xp, win, per_image=False)  # (C*KH*KW, N*OH*OW)
         dout_mat = contiguous(xp.permute_dims(dout_cols, (1, 0, 2)))  # (F, N, OH*OW)
         dout_mat = xp.reshape(dout_mat, (f, n * oh * ow))  # (F, N*OH*OW)

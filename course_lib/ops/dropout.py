@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import torch
 
-from course_lib.validate import check_bool, check_generator, check_probability
+from course_lib.validate import (
+    check_array,
+    check_bool,
+    check_generator,
+    check_int,
+    check_probability,
+    is_integer,
+)
 
 from ._backend import device, is_floating, is_torch_array, namespace, uniform
 
@@ -56,6 +63,7 @@ def dropout(x, p: float = 0.5, *, training: bool = True, generator=None):
     generator: None (global random state), an int seed, a ``numpy.random.Generator``
     or a ``torch.Generator`` on any device (numbers drawn there, moved to x's device).
     """
+    check_array("x", x)
     xp = namespace(x, names=("x",))
     if not is_floating(xp, x):
         raise TypeError(
@@ -64,6 +72,8 @@ def dropout(x, p: float = 0.5, *, training: bool = True, generator=None):
         )
     p = check_probability("p", p)
     training = check_bool("training", training)
+    if is_integer(generator):  # a seed: numpy, 0-d torch and Python ints alike
+        generator = check_int("generator", generator, minimum=0, what="an int seed >= 0")
     if not training or p == 0:
         return x, xp.ones(x.shape, dtype=xp.bool, device=device(x))
     if p == 1:  # nothing survives; torch draws nothing either
@@ -75,6 +85,8 @@ def dropout(x, p: float = 0.5, *, training: bool = True, generator=None):
 
 def dropout_backward(dout, keep_mask, p: float):
     """Gradient of :func:`dropout` in training: ``dout * keep_mask / (1 - p)`` (0 at p = 1)."""
+    check_array("dout", dout)
+    check_array("keep_mask", keep_mask)
     xp = namespace(dout, keep_mask, names=("dout", "keep_mask"))
     p = check_probability("p", p)
     if tuple(dout.shape) != tuple(keep_mask.shape):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from course_lib.validate import check_array, check_bool, check_int, check_number
 
 from ._backend import namespace
@@ -51,16 +53,31 @@ def _per_channel(name, v, c, x):
         return None
     namespace(x, v, names=("x", name))
     if tuple(v.shape) != (c,):
-        raise ValueError(f"{name} has shape {tuple(v.shape)}; expected ({c},), one per channel")
+        raise ValueError(
+            f"{name} has shape {tuple(v.shape)}; expected ({c},), one per channel of x "
+            f"(shape {tuple(x.shape)})"
+        )
     _same_dtype(name, v, x)
     return v
 
 
+def _dtype_key(dtype):
+    """A dtype up to byte order: numpy's ``>f8`` and ``float64`` are the same numbers."""
+    return (dtype.kind, dtype.itemsize) if isinstance(dtype, np.dtype) else dtype
+
+
 def _same_dtype(name, v, x):
-    if v.dtype != x.dtype:
+    if _dtype_key(v.dtype) != _dtype_key(x.dtype):
         raise TypeError(
             f"{name} has dtype {v.dtype} but x has {x.dtype}; expected one floating dtype "
             f"for all (convert {name} to {x.dtype})"
+        )
+
+
+def _check_dout(dout, x):
+    if tuple(dout.shape) != tuple(x.shape):
+        raise ValueError(
+            f"dout has shape {tuple(dout.shape)}; expected {tuple(x.shape)}, the shape of x"
         )
 
 
@@ -112,8 +129,8 @@ def batch_norm(
     the layer one fixed per-channel linear map; the running statistics come back
     unchanged. Nothing passed in is modified.
     """
-    xp = namespace(x, names=("x",))
     check_array("x", x, ndim=(2, 4), layout="(N, D) or (N, C, H, W)")
+    xp = namespace(x, names=("x",))
     n, c, r = _channels_last_axis(x)
     g = _per_channel("gamma", gamma, c, x)
     bt = _per_channel("beta", beta, c, x)
@@ -173,11 +190,11 @@ def batch_norm_backward(dout, x, gamma, *, eps: float = 1e-5):
     (sums and means per channel over N, H, W). The two subtracted terms are the paths
     through the batch mean and the batch variance.
     """
-    xp = namespace(dout, x, gamma, names=("dout", "x", "gamma"))
+    check_array("dout", dout)
     check_array("x", x, ndim=(2, 4), layout="(N, D) or (N, C, H, W)")
+    xp = namespace(dout, x, gamma, names=("dout", "x", "gamma"))
     n, c, r = _channels_last_axis(x)
-    if tuple(dout.shape) != tuple(x.shape):
-        raise ValueError(f"dout has shape {tuple(dout.shape)}; expected {tuple(x.shape)}")
+    _check_dout(dout, x)
     _same_dtype("dout", dout, x)
     eps = _check_eps(eps)
     g = _per_channel("gamma", gamma, c, x)
@@ -222,8 +239,8 @@ def group_norm(x, num_groups: int, gamma=None, beta=None, *, eps: float = 1e-5):
     Same as ``torch.nn.functional.group_norm`` (which refuses groups of one value; here
     they normalise to 0). An empty batch (N = 0) gives an empty result.
     """
-    xp = namespace(x, gamma, beta, names=("x", "gamma", "beta"))
     n, c, groups, per_group = _group_geometry(x, num_groups)
+    xp = namespace(x, gamma, beta, names=("x", "gamma", "beta"))
     eps = _check_eps(eps)
     g = _per_channel("gamma", gamma, c, x)
     bt = _per_channel("beta", beta, c, x)
@@ -248,10 +265,10 @@ def group_norm_backward(dout, x, num_groups: int, gamma=None, *, eps: float = 1e
     with means over each group's C / G * H * W values, while ``dgamma = sum(dout * xhat)``
     and ``dbeta = sum(dout)`` sum per channel over N and H, W, as for batch norm.
     """
-    xp = namespace(dout, x, gamma, names=("dout", "x", "gamma"))
+    check_array("dout", dout)
     n, c, groups, per_group = _group_geometry(x, num_groups)
-    if tuple(dout.shape) != tuple(x.shape):
-        raise ValueError(f"dout has shape {tuple(dout.shape)}; expected {tuple(x.shape)}")
+    xp = namespace(dout, x, gamma, names=("dout", "x", "gamma"))
+    _check_dout(dout, x)
     _same_dtype("dout", dout, x)
     eps = _check_eps(eps)
     g = _per_channel("gamma", gamma, c, x)
@@ -273,8 +290,12 @@ def group_norm_backward(dout, x, num_groups: int, gamma=None, *, eps: float = 1e
 
 
 def _channels(x) -> int:
-    namespace(x, names=("x",))
     check_array("x", x, ndim=tuple(range(2, 33)), layout="(N, C, ...)")
+    namespace(x, names=("x",))
+    if x.shape[1] == 0:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}: no channels to normalise; expected C >= 1"
+        )
     return x.shape[1]
 
 

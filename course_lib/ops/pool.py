@@ -42,6 +42,16 @@ def _pool_geometry(x, kernel_size, stride, padding):
     ph, pw = check_pair("padding", padding, minimum=0)
     sizes = []
     for axis, n, k, p, s in (("H", x.shape[2], kh, ph, sh), ("W", x.shape[3], kw, pw, sw)):
+        if 2 * p > k:
+            raise ValueError(
+                f"padding={(ph, pw)} must be at most half of kernel_size={(kh, kw)} (along "
+                f"{axis}: {p} > {k}/2); otherwise a window could hold nothing but padding"
+            )
+        if n > 0 and k > n + 2 * p:  # (an empty axis is x's fault: pool_output_size)
+            raise ValueError(
+                f"kernel_size={(kh, kw)} does not fit x (shape {tuple(x.shape)}): along {axis} "
+                f"the window {k} is larger than the padded size {n} + 2*{p} = {n + 2 * p}"
+            )
         try:
             sizes.append(pool_output_size(n, k, p, s))
         except ValueError as err:
@@ -153,6 +163,7 @@ def _argmax_in_window(xp, x, kernel, stride, padding, out_hw):
 
 def pool_windows(x, kernel_size, stride=None):
     """Every pooling window of ``x`` as a view: (N, C, OH, OW, KH, KW) (no padding)."""
+    check_array("x", x)
     namespace(x, names=("x",))
     (kh, kw), (sh, sw), _, _ = _pool_geometry(x, kernel_size, stride, 0)
     return windows(x, kh, kw, sh, sw)
@@ -169,6 +180,7 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, return_indices=False):
     maximum in row-major order; a NaN wins its window (the last NaN, if several). The
     same as ``torch.nn.functional.max_pool2d`` with ``dilation=1, ceil_mode=False``.
     """
+    check_array("x", x)
     xp = namespace(x, names=("x",))
     kernel, stride, (ph, pw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
     return_indices = check_bool("return_indices", return_indices)
@@ -194,6 +206,8 @@ def max_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0):
     position that is the maximum of several overlapping windows collects all of their
     gradients. Returns dx of x's shape.
     """
+    check_array("dout", dout)
+    check_array("x", x)
     xp = namespace(dout, x, names=("dout", "x"))
     kernel, stride, pad, out_hw = _pool_geometry(x, kernel_size, stride, padding)
     _check_dout(dout, x, out_hw, "max_pool2d")
@@ -219,6 +233,7 @@ def avg_pool2d(x, kernel_size, *, stride=None, padding=0):
     KH * KW, padded cells included: ``torch.nn.functional.avg_pool2d`` with its
     defaults (``count_include_pad=True``, ``ceil_mode=False``).
     """
+    check_array("x", x)
     xp = namespace(x, names=("x",))
     kernel, stride, (ph, pw), out_hw = _pool_geometry(x, kernel_size, stride, padding)
     sums = _window_sums(_padded(xp, x, ph, pw, 0.0), kernel, stride, out_hw)
@@ -228,6 +243,8 @@ def avg_pool2d(x, kernel_size, *, stride=None, padding=0):
 def avg_pool2d_backward(dout, x, kernel_size, *, stride=None, padding=0):
     """Gradient of :func:`avg_pool2d`: each window's gradient, split evenly over its
     KH * KW cells (the share of padded cells is dropped)."""
+    check_array("dout", dout)
+    check_array("x", x)
     xp = namespace(dout, x, names=("dout", "x"))
     (kh, kw), (sh, sw), (ph, pw), (oh, ow) = _pool_geometry(x, kernel_size, stride, padding)
     _check_dout(dout, x, (oh, ow), "avg_pool2d")
@@ -244,6 +261,7 @@ def l2_pool2d(x, kernel_size, *, stride=None, padding=0):
     x: (N, C, H, W) -> (N, C, OH, OW); torch's ``lp_pool2d`` with ``norm_type=2``
     (which has no padding; with padding it is ``sqrt(avg_pool2d(x**2) * KH * KW)``).
     """
+    check_array("x", x)
     xp = namespace(x, names=("x",))
     kernel, stride, (ph, pw), out_hw = _pool_geometry(x, kernel_size, stride, padding)
     xpad = _padded(xp, x, ph, pw, 0.0)
