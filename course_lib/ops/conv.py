@@ -127,6 +127,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0):
     w_mat = xp.reshape(w, (f, c * kh * kw))  # (F, C*KH*KW)
     win = windows(pad2d(xp, x, ph, pw), kh, kw, sh, sw)  # (N, C, OH, OW, KH, KW), a view
     cols = _columns(xp, win, per_image=True)  # (N, C*KH*KW, OH*OW)
+    del win  # and with it the padded copy of x, before the product is allocated
     # One (F, C*KH*KW) @ (C*KH*KW, OH*OW) product per image: the result is already in
     # (N, F, ...) order. For benchmarks/ops.py's conv this is as fast as one product
     # with the N*OH*OW columns of the whole batch plus a transpose of its result in
