@@ -86,6 +86,19 @@ class Recipe:
         """The optimiser in words, e.g. "Adam" or "SGD with momentum 0.9"."""
         return "Adam" if self.optimizer == "adam" else f"SGD with momentum {self.momentum:g}"
 
+    def fit_kwargs(self) -> dict:
+        """The recipe as :func:`course_lib.train.fit`'s keyword arguments:
+        ``fit(model, train, val, **recipe.fit_kwargs(), device=...)``."""
+        return {
+            "epochs": self.epochs,
+            "optimizer": self.make_optimizer,
+            "scheduler": self.scheduler,
+            "batch_size": self.batch_size,
+            "transform": self.augment,
+            "time_budget_s": self.time_budget_s,
+            "seed": self.seed,
+        }
+
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
@@ -119,18 +132,7 @@ def train_with(
     device = resolve_device(device)
     with torch_threads(recipe.num_threads):
         history = fit(
-            model,
-            data.train,
-            data.val,
-            epochs=recipe.epochs,
-            optimizer=recipe.make_optimizer,
-            scheduler=recipe.scheduler,
-            batch_size=recipe.batch_size,
-            transform=recipe.augment,
-            time_budget_s=recipe.time_budget_s,
-            seed=recipe.seed,
-            device=device,
-            progress=progress,
+            model, data.train, data.val, **recipe.fit_kwargs(), device=device, progress=progress
         )
         test = evaluate(model, data.test, device=device)
     return history, test["accuracy"]

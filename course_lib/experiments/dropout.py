@@ -431,20 +431,9 @@ def train_dropout_net(
     curves = _AccuracyCurves(data.data.train, data.data.test, device)
     with torch_threads(recipe.num_threads):
         history = fit(
-            model,
-            data.data.train,
-            None,
-            epochs=recipe.epochs,
-            optimizer=recipe.make_optimizer,
-            scheduler=recipe.scheduler,
-            batch_size=recipe.batch_size,
-            transform=recipe.augment,
-            time_budget_s=recipe.time_budget_s,
-            seed=recipe.seed,
-            device=device,
-            progress=False,
-            callbacks=[curves],
-        )
+            model, data.data.train, None, **recipe.fit_kwargs(), device=device,
+            progress=False, callbacks=[curves],
+        )  # fmt: skip
         model.eval()
         with torch.no_grad():
             given = data.data.train.tensors[1]
