@@ -7,7 +7,7 @@
 - numpy and torch scalars count as numbers wherever a Python number does
   (``np.int64(8)``, ``np.float32(0.5)``, ``torch.tensor(3)``); ``True``/``False`` never do.
 
-This module imports only numpy and torch, so anything in the library may use it.
+This module imports only the standard library, numpy and torch, so anything in the library may use it.
 """
 
 from __future__ import annotations
