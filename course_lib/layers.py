@@ -545,6 +545,25 @@ class _CourseBatchNorm:
     pure; the layer copies the new running statistics it returns into its buffers.
     """
 
+    # torch's BatchNorm1d and BatchNorm2d share this signature (their _BatchNorm's);
+    # the arguments are checked, then handed to the torch class next in the MRO
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        *settings, bias = self._settings(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias
+        )
+        super().__init__(*settings, bias=bias)
+
     @staticmethod
     def _settings(num_features, eps, momentum, affine, track_running_stats, device, dtype,
                   bias) -> tuple:
@@ -585,46 +604,12 @@ class _CourseBatchNorm:
 class BatchNorm2d(_CourseBatchNorm, nn.BatchNorm2d):
     """``torch.nn.BatchNorm2d`` computed by the course's ``batch_norm``: (N, C, H, W)."""
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        *settings, bias = self._settings(
-            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias
-        )
-        super().__init__(*settings, bias=bias)
-
 
 class BatchNorm1d(_CourseBatchNorm, nn.BatchNorm1d):
     """``torch.nn.BatchNorm1d`` computed by the course's ``batch_norm``, for (N, D) input.
 
     Not supported: (N, C, L) input (the course op takes (N, D) or (N, C, H, W)).
     """
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device=None,
-        dtype=None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        *settings, bias = self._settings(
-            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias
-        )
-        super().__init__(*settings, bias=bias)
 
     def _check_input_dim(self, input: torch.Tensor) -> None:
         if input.dim() != 2:
