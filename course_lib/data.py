@@ -657,3 +657,8 @@ class Augment:
         if self.colour > 0:
             x = colour_cast(x, strength=self.colour, generator=generator)
         return x
+
+
+# --- lesson 12: segmentation data (its additions go below this line) ---
+
+# --- lesson 14: detection scenes (its additions go below this line) ---
