@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.frontend import detect_frontend, frontend_name, widgets_render
+
 __all__ = ["Check", "EnvironmentReport", "environment_report", "required_packages"]
 
 MIN_PYTHON = (3, 11)
@@ -187,18 +189,31 @@ def _check_conv(device_name: str) -> Callable[[], str]:
     return check
 
 
+def _torch_build(torch: Any) -> str:
+    cuda = torch.version.cuda
+    build = f"CUDA {cuda} build" if cuda else "CPU-only build"
+    return f"torch {torch.__version__.split('+')[0]}, {build}"
+
+
 def _check_device(device_name: str) -> str:
     import torch
 
     if device_name.startswith("cuda"):
         name = torch.cuda.get_device_name(torch.device(device_name))
-        return f"{device_name}: {name}"
+        return f"{device_name}: {name} ({_torch_build(torch)})"
     if device_name.startswith("mps"):
-        return f"{device_name}: Apple-silicon GPU (Metal)"
-    return (
-        f"{device_name}: no CUDA GPU or Apple MPS found (or COURSE_DEVICE=cpu); "
-        "every lesson is sized to run on a CPU"
+        return f"{device_name}: Apple-silicon GPU (Metal) ({_torch_build(torch)})"
+    hint = (
+        "a CPU-only torch cannot see a GPU; fine, every lesson is sized for a CPU"
+        if torch.version.cuda is None
+        else "no CUDA GPU visible (or COURSE_DEVICE=cpu); every lesson is sized for a CPU"
     )
+    return f"{device_name} ({_torch_build(torch)}): {hint}"
+
+
+def _check_frontend() -> str:
+    frontend = detect_frontend()
+    return f"{frontend_name(frontend)}: {widgets_render(frontend)[1]}"
 
 
 def _check_photos() -> str:
@@ -246,7 +261,7 @@ def environment_report(*, device: Any = None) -> EnvironmentReport:
     # which course_lib.device needs, is missing or broken.
     from course_lib.device import resolve_device
 
-    checks = [_run("Python version", _check_python)]
+    checks = [_run("Python version", _check_python), _run("notebook frontend", _check_frontend)]
     for dist, spec in required_packages():
         checks.append(_run(f"package {dist}", _check_package(dist, spec)))
     chosen: list[str] = []

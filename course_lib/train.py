@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm.auto import tqdm as widget_or_text_bar
+from tqdm.std import tqdm as text_bar
 
 from course_lib.batching import (
     DataLike,
@@ -31,12 +32,14 @@ from course_lib.batching import (
     match_dtype,
 )
 from course_lib.device import resolve_device
+from course_lib.frontend import in_colab
 from course_lib.validate import check_bool, check_int, check_number
 
 __all__ = ["Callback", "History", "evaluate", "fit", "predict"]
 
 # The loop returns a History; printing and plotting are separate calls. The only
-# output is tqdm.auto's progress bar (a widget in JupyterLab, text elsewhere).
+# output is a progress bar: tqdm.auto's (a widget in JupyterLab and VS Code, text
+# elsewhere), and a text bar on Colab, where tqdm's widget bar stays blank.
 
 
 @dataclass
@@ -269,7 +272,8 @@ def fit(
     history = History()
     for cb in callbacks:
         cb.on_fit_start(model, history)
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=True)
+    make_bar = text_bar if in_colab() else widget_or_text_bar
+    bar = make_bar(range(epochs), desc="epochs", disable=not progress, leave=True)
     step = 0
     try:
         for epoch in bar:

@@ -17,6 +17,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -110,11 +111,72 @@ def _client(nb):
     )  # fmt: skip
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_REPR = re.compile(r"^\s*(VBox|HBox|Box|GridBox|Tab|Accordion|Output|Image|[A-Z]\w*Slider)\(")
+
+
+def widget_output_problems(nb) -> list[str]:
+    """Outputs a plain viewer would show as nothing useful.
+
+    A widget view must come as display_data (Colab attaches its widget manager to
+    nothing else) with an ``image/png`` beside it (what GitHub, nbconvert HTML, the
+    site and a frontend without a widget manager show); and no output may be only a
+    widget's repr such as ``VBox(children=...)``.
+    """
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = data.get("text/plain", "") if data else out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            where = f"cell {index}"
+            if WIDGET_VIEW in data:
+                if out.get("output_type") != "display_data":
+                    problems.append(f"{where}: a widget sent as {out.get('output_type')}")
+                if "image/png" not in data:
+                    problems.append(f"{where}: a widget without its picture (image/png)")
+            elif _WIDGET_REPR.match(text) and set(data) <= {"text/plain"}:
+                problems.append(f"{where}: only a widget's repr: {text[:60]!r}")
+    return problems
+
+
+def test_widget_output_problems_are_found():
+    ok = nbformat.v4.new_output(
+        "display_data", data={WIDGET_VIEW: {"model_id": "1"}, "image/png": "iVBO", "text/plain": "app"}
+    )
+    no_png = nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "1"}})
+    as_result = nbformat.v4.new_output(
+        "execute_result", data={WIDGET_VIEW: {"model_id": "1"}, "image/png": "iVBO"}, execution_count=1
+    )
+    bare = nbformat.v4.new_output("execute_result", data={"text/plain": "VBox(children=(IntSlider(value=1),))"},
+                                  execution_count=2)  # fmt: skip
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("", outputs=[o]) for o in (ok, no_png, as_result, bare)]
+    assert widget_output_problems(nb) == [
+        "cell 1: a widget without its picture (image/png)",
+        "cell 2: a widget sent as execute_result",
+        "cell 3: only a widget's repr: 'VBox(children=(IntSlider(value=1),))'",
+    ]
+
+
+def test_an_app_goes_out_as_display_data_with_its_picture():
+    """A FigureApp as a cell's last value, run in a real kernel."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from course_lib.widgets.activations import activation_app\nactivation_app()"
+    )]  # fmt: skip
+    _client(nb).execute()
+    (out,) = nb.cells[0].outputs
+    assert out.output_type == "display_data" and {WIDGET_VIEW, "image/png"} <= set(out.data)
+    assert not widget_output_problems(nb)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_experiment_outcome_repeats(path, jupyter_dirs):
-    """Same kernel twice, then a fresh kernel: the printed outcomes agree."""
+    """Same kernel twice, then a fresh kernel: the printed outcomes agree, and every
+    widget the fresh run shows also carries its picture (see widget_output_problems)."""
     nb = nbformat.read(path, as_version=4)
     client = _client(nb)
     client.reset_execution_trackers()
@@ -128,6 +190,7 @@ def test_experiment_outcome_repeats(path, jupyter_dirs):
     _client(fresh).execute()
     runs.append(report.experiment_lines(fresh))
 
+    assert not widget_output_problems(fresh), widget_output_problems(fresh)
     assert runs[0], f"{path.name} printed no {report.EXPERIMENT!r} line"
     assert runs[1] == runs[0], f"second run in the same kernel differs:\n{runs[0]}\n{runs[1]}"
     assert runs[2] == runs[0], f"a fresh kernel's run differs:\n{runs[0]}\n{runs[2]}"

@@ -8,16 +8,24 @@ of settings) is shown as a message instead, so the learner reads why.
 
 Tests drive an app headlessly: set ``app.controls["name"].value`` and look at
 ``app.png``, ``app.message`` or ``app.result``.
+
+Shown in a notebook, an app is sent as ``display_data`` (never as a cell's
+``execute_result``, which Colab's widget manager does not attach to) carrying the
+widget view *and* its current picture as ``image/png``: JupyterLab, VS Code and Colab
+with its widget manager render the live widget; a plain viewer (GitHub, nbconvert
+HTML, a static site) or a frontend without a widget manager shows the picture.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
+from IPython.display import display
 from matplotlib.figure import Figure
 
 from course_lib.validate import check_choice, check_int
@@ -64,6 +72,7 @@ class FigureApp:
         layout = check_choice("layout", layout, ("vertical", "horizontal"))
         self.controls = dict(controls)
         self.draw = draw
+        self.title = title
         self.dpi = dpi
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.image.add_class("course-figure")
@@ -107,5 +116,19 @@ class FigureApp:
     def _on_change(self, _change: dict) -> None:
         self.refresh()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view, its current picture as PNG, and a line of plain text."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        if self.png:
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        title = self.title or "widget app"
+        bundle["text/plain"] = (
+            f"[{title}: an interactive widget; run the notebook in JupyterLab, VS Code or Colab "
+            "to move its controls]"
+        )
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        # IPython calls this for a cell's last value too, so the app always goes out
+        # as display_data, which every frontend attaches its widget manager to.
+        display(self._repr_mimebundle_(), raw=True)
