@@ -7,10 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
 EXTRAS ?= dev,browser
-# Tests keep Jupyter's and IPython's config, data and workspaces in a throw-away folder.
+# Tests keep Jupyter's and IPython's config, data and workspaces, and the learner's
+# progress record (course_lib.progress), in a throw-away folder.
 THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export JUPYTER_CONFIG_DIR="$$tmp/config" JUPYTER_DATA_DIR="$$tmp/data" \
-	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython"
+	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython" \
+	       COURSE_PROGRESS_DIR="$$tmp/progress"
 
 .PHONY: lab test test-gpu test-browser report constraints clean
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "course_lib"
 
 # bottom up; a module may import from its own layer and the layers below it
 LAYERS = [
-    ("foundation", {"validate", "device", "shapes", "frontend"}),
+    ("foundation", {"validate", "device", "shapes", "frontend", "progress"}),
     ("ops", {"ops", "filters"}),
     ("layers", {"layers"}),
     ("models, data, metrics", {"models", "data", "metrics", "detection"}),

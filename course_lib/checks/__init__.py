@@ -49,9 +49,10 @@ import inspect
 import io
 import linecache
 import math
+import re
 import sysconfig
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -59,6 +60,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from course_lib.progress import record as record_progress
 from course_lib.validate import check_int, check_number, is_integer, is_number
 
 __all__ = [
@@ -846,7 +848,19 @@ def _exception_text(exc: BaseException) -> str:
     return text
 
 
-def check_function(
+def _recorded(result: CheckResult) -> CheckResult:
+    """Append the verdict to the learner's progress record (course_lib.progress)."""
+    note = record_progress(result.exercise, result.status) if _is_exercise(result.exercise) else None
+    if note:
+        result = replace(result, message=f"{result.message}\n({note})")._with_cases(result.cases)
+    return result
+
+
+def _is_exercise(exercise: Any) -> bool:
+    return isinstance(exercise, str) and bool(re.match(r"^Exercise \d+\.\d+$", exercise))
+
+
+def _judge_function(
     exercise: str,
     fn: Any,
     cases: Sequence[Case],
@@ -854,14 +868,7 @@ def check_function(
     mistakes: Sequence[Mistake] = (),
     compare: Callable[[Any, Any], str | None] = same_value,
 ) -> CheckResult:
-    """Run a learner's ``fn`` on every case and report the first that goes wrong.
-
-    Each case gets deep copies of its arguments; a function that changes its input
-    in place is reported, since later cells would see the damage. An exception raised
-    by ``fn`` is reported as the learner's, with its line; a case with ``raises`` must
-    raise that exception. The hint is the one of the :class:`Mistake` that explains the
-    failing case and agrees with the learner's answers on the most cases.
-    """
+    """check_function's verdict, not yet recorded."""
     cases = _check_cases(cases)
     mistakes = _check_mistakes(mistakes)
     compare = _check_compare(compare)
@@ -965,7 +972,7 @@ def _fits(fn: Any, case: Case) -> bool:
     return True
 
 
-def check_value(
+def _judge_value(
     exercise: str,
     value: Any,
     expected: Any,
@@ -974,7 +981,7 @@ def check_value(
     compare: Callable[[Any, Any], str | None] = same_value,
     label: str = "your answer",
 ) -> CheckResult:
-    """Check a single value (a number, a kernel, a shape); ``...`` means not attempted."""
+    """check_value's verdict, not yet recorded."""
     mistakes = _check_mistakes(mistakes)
     compare = _check_compare(compare)
     cases = (Case(str(label), (), expected=expected),)
@@ -992,3 +999,41 @@ def check_value(
         message += f"\nhint: {hint}"
     result = CheckResult(exercise, FAILED, message, str(label), arrays=_picture(value, expected))
     return result._with_cases(cases)
+
+
+def check_function(
+    exercise: str,
+    fn: Any,
+    cases: Sequence[Case],
+    *,
+    mistakes: Sequence[Mistake] = (),
+    compare: Callable[[Any, Any], str | None] = same_value,
+) -> CheckResult:
+    """Run a learner's ``fn`` on every case and report the first that goes wrong.
+
+    Each case gets deep copies of its arguments; a function that changes its input
+    in place is reported, since later cells would see the damage. An exception raised
+    by ``fn`` is reported as the learner's, with its line; a case with ``raises`` must
+    raise that exception. The hint is the one of the :class:`Mistake` that explains the
+    failing case and agrees with the learner's answers on the most cases. The verdict
+    is added to the learner's progress record (:mod:`course_lib.progress`).
+    """
+    return _recorded(_judge_function(exercise, fn, cases, mistakes=mistakes, compare=compare))
+
+
+def check_value(
+    exercise: str,
+    value: Any,
+    expected: Any,
+    *,
+    mistakes: Sequence[Mistake] = (),
+    compare: Callable[[Any, Any], str | None] = same_value,
+    label: str = "your answer",
+) -> CheckResult:
+    """Check a single value (a number, a kernel, a shape); ``...`` means not attempted.
+
+    The verdict is added to the learner's progress record (:mod:`course_lib.progress`).
+    """
+    return _recorded(
+        _judge_value(exercise, value, expected, mistakes=mistakes, compare=compare, label=label)
+    )
