@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
-EXTRAS ?= dev,browser
+EXTRAS ?= lab,dev,browser
 # Tests keep Jupyter's and IPython's config, data and workspaces, and the learner's
 # progress record (course_lib.progress), in a throw-away folder.
 THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -14,13 +14,16 @@ THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython" \
 	       COURSE_PROGRESS_DIR="$$tmp/progress"
 
-.PHONY: lab test test-gpu test-browser report constraints clean
+.PHONY: venv lab test test-gpu test-browser report constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
 	@touch $@
+
+# Just build the environment (.venv with the course installed), e.g. for VS Code.
+venv: $(STAMP)
 
 # 127.0.0.1 only, behind a fresh token that no Jupyter config can switch off (tools/lab.py).
 lab: $(STAMP)

@@ -37,8 +37,8 @@ _FALLBACK_REQUIREMENTS = (
     "scikit-learn",
     "matplotlib",
     "ipywidgets",
-    "jupyterlab",
     "tqdm",
+    "platformdirs",
 )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,18 +26,19 @@ def _split(requirement: str) -> tuple[str, str]:
     return _norm(match.group(1)), match.group(2).replace(" ", "")
 
 
-def _pyproject_requirements() -> dict[str, str]:
+def _pyproject_requirements(*, runtime_only: bool = False) -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in project["optional-dependencies"].values():
-        reqs += extra
+    if not runtime_only:
+        for extra in project["optional-dependencies"].values():
+            reqs += extra
     return dict(_split(r) for r in reqs)
 
 
-def _conda_requirements() -> dict[str, str]:
-    """Parse environment.yml's plain dependency lines (no YAML library needed)."""
+def _conda_requirements(path: Path = ROOT / "environment.yml") -> dict[str, str]:
+    """Parse an environment file's plain dependency lines (no YAML library needed)."""
     reqs: dict[str, str] = {}
-    text = (ROOT / "environment.yml").read_text()
+    text = path.read_text()
     for line in text.split("\ndependencies:\n", 1)[1].splitlines():
         match = re.match(r"^  - ([A-Za-z0-9_.\-]+)([<>=!~].*)?$", line)
         if match and match.group(1) not in ("python", "pip"):
@@ -44,15 +47,38 @@ def _conda_requirements() -> dict[str, str]:
     return reqs
 
 
-def test_environment_yml_agrees_with_pyproject():
-    pip, conda = _pyproject_requirements(), _conda_requirements()
+def _agree(pip: dict[str, str], conda: dict[str, str], what: str) -> None:
     assert pip, "no requirements parsed from pyproject.toml"
     assert set(conda) == set(pip), (
         f"only in pyproject.toml: {sorted(set(pip) - set(conda))}; "
-        f"only in environment.yml: {sorted(set(conda) - set(pip))}"
+        f"only in {what}: {sorted(set(conda) - set(pip))}"
     )
     differing = {k: (pip[k], conda[k]) for k in pip if pip[k] != conda[k]}
-    assert not differing, f"version ranges differ (pyproject, environment.yml): {differing}"
+    assert not differing, f"version ranges differ (pyproject, {what}): {differing}"
+
+
+def test_environment_yml_agrees_with_pyproject():
+    _agree(_pyproject_requirements(), _conda_requirements(), "environment.yml")
+
+
+def test_binder_environment_is_the_runtime_packages_only():
+    """The learner image (Binder, a JupyterHub) gets what a notebook needs, no dev tools."""
+    binder = ROOT / "binder" / "environment.yml"
+    _agree(_pyproject_requirements(runtime_only=True), _conda_requirements(binder), "binder/")
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "--no-deps" in post and re.search(r"pip install .*\.$", post, re.M), post
+
+
+def test_repo2docker_builds_the_learner_image_from_binder():
+    """What Binder and a JupyterHub image builder would run, without building it."""
+    r2d = Path(sys.executable).parent / "jupyter-repo2docker"
+    assert r2d.exists(), "jupyter-repo2docker is a dev dependency: run make test (or make venv)"
+    out = subprocess.run([str(r2d), "--no-build", "--debug", str(ROOT)], capture_output=True,
+                         text=True, timeout=300, check=True)  # fmt: skip
+    dockerfile = out.stdout + out.stderr
+    assert '--file "binder/environment.yml"' in dockerfile and "./binder/postBuild" in dockerfile
+    for tool in ("pytest", "playwright", "nbval", "hypothesis", "ruff", "requirements"):
+        assert tool not in dockerfile, f"the learner image's build file names {tool!r}"
 
 
 def test_constraints_pin_every_direct_dependency_inside_its_range():

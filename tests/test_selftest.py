@@ -18,12 +18,15 @@ def test_report_passes_here_and_names_every_check():
         "scikit-learn",
         "matplotlib",
         "ipywidgets",
-        "jupyterlab",
         "tqdm",
+        "platformdirs",
     ):
         assert f"package {dist}" in names
+    # the frontend is the learner's: Colab and VS Code have no JupyterLab, and need none
+    assert "package jupyterlab" not in names
     for part in (
         "Python version",
+        "notebook frontend",
         "device in use",
         "torch computes a convolution",
         "bundled photos load offline",
