@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8888
-EXTRAS ?= lab,dev,browser
+EXTRAS ?= lab,dev,site,browser
 # Tests keep Jupyter's and IPython's config, data and workspaces, and the learner's
 # progress record (course_lib.progress), in a throw-away folder.
 THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -14,7 +14,7 @@ THROWAWAY_JUPYTER_DIRS = tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	       JUPYTERLAB_WORKSPACES_DIR="$$tmp/workspaces" IPYTHONDIR="$$tmp/ipython" \
 	       COURSE_PROGRESS_DIR="$$tmp/progress"
 
-.PHONY: venv lab test test-gpu test-browser report constraints clean
+.PHONY: venv lab test test-gpu test-browser report site constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	@set -e; $(THROWAWAY_JUPYTER_DIRS); export OMP_NUM_THREADS=1; \
 	$(BIN)/ruff check . ; \
-	tools/offline.sh $(BIN)/python -m pytest -m "not browser" -n 2 tests ; \
+	COURSE_EXECUTED_DIR=$(CURDIR)/build/executed tools/offline.sh $(BIN)/python -m pytest -m "not browser" -n 2 tests ; \
 	tools/offline.sh $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  --timeout=600 -n 2 --dist loadscope notebooks
 
@@ -67,4 +67,14 @@ test-browser: $(STAMP)
 # per lesson, written to build/report.md (the README's syllabus table).
 report: $(STAMP)
 	@set -e; $(THROWAWAY_JUPYTER_DIRS); \
-	$(BIN)/python tools/report.py --out build/report.md
+	$(BIN)/python tools/report.py --out build/report.md --executed build/executed
+
+# The course as a website in build/site/ (open build/site/index.html), built from the
+# lessons as they were last executed (build/executed/: by `make report`, or by `make
+# test`'s notebook runs); where a lesson changed since, the report runs first.
+site: $(STAMP)
+	@set -e; $(THROWAWAY_JUPYTER_DIRS); \
+	if ! $(BIN)/python tools/site.py --up-to-date; then \
+	  $(BIN)/python tools/report.py --out build/report.md --executed build/executed || test $$? -eq 2; \
+	fi; \
+	$(BIN)/python tools/site.py

@@ -40,7 +40,9 @@ def _conda_requirements(path: Path = ROOT / "environment.yml") -> dict[str, str]
     reqs: dict[str, str] = {}
     text = path.read_text()
     for line in text.split("\ndependencies:\n", 1)[1].splitlines():
-        match = re.match(r"^  - ([A-Za-z0-9_.\-]+)([<>=!~].*)?$", line)
+        match = re.match(r"^  - ([A-Za-z0-9_.\-]+)([<>=!~].*)?$", line) or re.match(
+            r"^      - ([A-Za-z][A-Za-z0-9_.\-]*)([<>=!~].*)?$", line  # under "- pip:"
+        )
         if match and match.group(1) not in ("python", "pip"):
             name = CONDA_TO_PIP.get(match.group(1), match.group(1))
             reqs[_norm(name)] = (match.group(2) or "").replace(" ", "")

@@ -13,15 +13,19 @@ compete for the CPU), in a fresh kernel started from this Python, working in
 
 Writes a markdown table to stdout and, with ``--out``, to a file, and says
 whether the course meets its targets (whole course under 10 minutes, every lesson
-under 60 s, lesson 12 (FCN) under 120 s, every lesson under 2 GB). Exits with 1 when a notebook fails, 2 when a target is missed.
-Notebooks are read, never written.
+under 60 s, lesson 12 (FCN) under 120 s, every lesson under 2 GB). Exits with 1 when a
+notebook fails, 2 when a target is missed. The lessons in ``notebooks/`` are read,
+never written; with ``--executed DIR`` each executed copy (outputs included) is saved
+there with ``<lesson>.json`` (its time, memory and outcome), which is what
+``make site`` builds the course's website from: report and site come from one run.
 
-    python tools/report.py --out build/report.md
+    python tools/report.py --out build/report.md --executed build/executed
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -48,6 +52,7 @@ class LessonRun:
     peak_rss: int = 0
     experiments: list[str] = field(default_factory=list)
     error: str = ""
+    executed: nbformat.NotebookNode | None = field(default=None, repr=False)
 
 
 def experiment_lines(nb: nbformat.NotebookNode) -> list[str]:
@@ -139,7 +144,18 @@ def run_notebook(path: Path, timeout_s: int) -> LessonRun:
         run.wall_s = time.perf_counter() - start
         run.peak_rss = sampler.stop()
     run.experiments = experiment_lines(nb)
+    run.executed = nb
     return run
+
+
+def save_run(run: LessonRun, folder: Path, how: str) -> None:
+    """The executed notebook and its figures (<lesson>.json), for tools/site.py."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(run.executed, folder / run.notebook.name)
+    figures = {"notebook": run.notebook.name, "wall_s": round(run.wall_s, 1),
+               "peak_mb": round(run.peak_rss / 2**20), "experiments": run.experiments,
+               "error": run.error, "measured_by": how, "cpu_cores": psutil.cpu_count()}  # fmt: skip
+    (folder / f"{run.notebook.stem}.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def _cell(text: str) -> str:
@@ -195,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/NN_*.ipynb")
     parser.add_argument("--out", type=Path, help="also write the report to this markdown file")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    parser.add_argument("--executed", type=Path, help="save the executed notebooks here")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not paths:
@@ -220,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
+    for run in runs if args.executed else ():
+        save_run(run, args.executed, "make report, one lesson at a time")
     if any(r.error for r in runs):
         return 1
     return 0 if met else 2
