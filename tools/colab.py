@@ -5,7 +5,7 @@ Where the course is installed from is declared once: the ``Repository`` entry of
 (and the template):
 
 * the bootstrap at the top of the setup cell (between the two ``course bootstrap``
-  comment lines). It works unchanged everywhere: on Colab it installs the course from
+  comment lines, after ``%matplotlib inline`` and the cell's "# Setup" comment). It works unchanged everywhere: on Colab it installs the course from
   the repository with ``pip --no-deps`` (so Colab's torch, numpy and ipywidgets stay as
   they are; the two small packages Colab lacks are named explicitly) and switches on
   Colab's custom widget manager; in JupyterLab, VS Code or a JupyterHub it does nothing
@@ -127,7 +127,11 @@ def rewrite_setup(source: str, lines: list[str]) -> str:
     first, _, rest = body.partition("\n")
     if first.strip() != "%matplotlib inline":
         raise ValueError("the setup cell must start with %matplotlib inline")
-    return "\n".join([first, *lines, rest])
+    head = [first]
+    if rest.startswith("# Setup"):  # the cell's own first comment stays on top
+        comment, _, rest = rest.partition("\n")
+        head.append(comment)
+    return "\n".join([*head, *lines, rest])
 
 
 def _cell_text(cell: dict) -> str:
