@@ -259,7 +259,19 @@ def _shape_masks(
     return ((au <= 1.05 * r) & (av <= arm)) | ((av <= 1.05 * r) & (au <= arm))
 
 
-def _generate_shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+# Lesson 12's class colours (``class_colours=True``): disc red, square green, triangle
+# blue, cross yellow, each jittered per object; the background is then kept greyish.
+CLASS_PALETTE = np.array(
+    [[0.5, 0.5, 0.5], [0.85, 0.2, 0.2], [0.2, 0.75, 0.25], [0.2, 0.35, 0.9], [0.9, 0.8, 0.15]],
+    dtype=np.float32,
+)
+
+
+def _generate_shapes(
+    n: int, size: int, seed: int, *, texture: float = 1.0, class_colours: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scenes of :func:`make_shapes_segmentation`; the options change values, never
+    which random numbers are drawn, so the defaults reproduce the original scenes."""
     rng = np.random.default_rng(seed)
     s = size
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5  # pixel centres, (S, S)
@@ -276,6 +288,12 @@ def _generate_shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarr
         phase = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
         proj = xx * np.cos(phi) + yy * np.sin(phi)  # (n, S, S)
         grating += 0.25 + 0.25 * np.sin(2 * np.pi * freq * proj + phase)
+    if class_colours:  # a greyish background, so no object colour can match it
+        grey = c0.mean(1, keepdims=True)  # (n, 1, 1, 1)
+        c0 = (0.35 + 0.3 * grey + 0.15 * (c0 - grey)).astype(np.float32)
+        c1 = (0.35 + 0.3 * c1.mean(1, keepdims=True) + 0.15 * (c1 - grey)).astype(np.float32)
+    if texture != 1.0:  # 0: flat; 1 (the default) leaves the gratings as drawn
+        grating = 0.5 + texture * (grating - 0.5)
     images[:] = c0 + (c1 - c0) * grating[:, None]  # (n, 3, S, S)
     masks = np.zeros((n, s, s), np.int64)
 
@@ -291,6 +309,8 @@ def _generate_shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarr
     # (circularly), so objects are visible but their colour says nothing of their class
     offset = rng.uniform(0.3, 0.6, (n, max_objects, 3)) * rng.choice([-1, 1], (n, max_objects, 3))
     colour = np.mod(bg_mean + offset, 1.0).astype(np.float32)
+    if class_colours:  # the class's palette colour, jittered by the same draws
+        colour = np.clip(CLASS_PALETTE[kinds] + 0.15 * offset, 0, 1).astype(np.float32)
     shade = rng.uniform(-0.4, 0.4, (n, max_objects, 2)).astype(np.float32)  # linear shading
     for j in range(max_objects):
         for kind in range(1, len(SHAPE_CLASSES)):
@@ -324,6 +344,8 @@ def make_shapes_segmentation(
     *,
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
+    texture: float = 1.0,
+    class_colours: bool = False,
     device: torch.device | str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic scenes for semantic segmentation: images (n, 3, size, size) float32 in
@@ -337,6 +359,12 @@ def make_shapes_segmentation(
     not the colour, and small objects are a few pixels across, so boundary detail
     matters. Deterministic in (n, size, seed); use different seeds for train and test.
 
+    ``texture`` in [0, 1] scales the background gratings (0: a flat two-colour blend).
+    ``class_colours=True`` (lesson 12) paints each class in its own colour family
+    (:data:`CLASS_PALETTE`, jittered per object) on a greyish background, so telling the
+    classes apart is easy and what remains hard is where their boundaries run. Both
+    options change the values drawn, never the positions, kinds or sizes of objects.
+
     The arrays are cached in ``cache_dir`` (default :func:`default_cache_dir`,
     ``data/cache/``) as ``.npz`` files keyed by the arguments.
     """
@@ -345,11 +373,15 @@ def make_shapes_segmentation(
     seed = check_int("seed", seed, minimum=0, what="a non-negative int")
     cache = check_bool("cache", cache)
     cache_dir = check_path("cache_dir", cache_dir, allow_none=True)
+    texture = check_number("texture", texture, minimum=0.0, maximum=1.0)
+    class_colours = check_bool("class_colours", class_colours)
     device = resolve_device(device)
     folder = cache_dir if cache_dir is not None else default_cache_dir()
     path = None
     if cache and folder is not None:
-        path = folder / f"shapes_v{_SHAPES_VERSION}_n{n}_size{size}_seed{seed}.npz"
+        options = "" if texture == 1.0 else f"_texture{texture:.6g}"
+        options += "_colours" if class_colours else ""
+        path = folder / f"shapes_v{_SHAPES_VERSION}_n{n}_size{size}_seed{seed}{options}.npz"
     images = masks = None
     if path is not None and path.exists():
         try:
@@ -358,7 +390,9 @@ def make_shapes_segmentation(
         except (OSError, ValueError, KeyError):
             images = masks = None  # a damaged cache file is regenerated
     if images is None:
-        images, masks = _generate_shapes(n, size, seed)
+        images, masks = _generate_shapes(
+            n, size, seed, texture=texture, class_colours=class_colours
+        )
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -585,9 +619,12 @@ def random_affine(
     tx = (_rand(n, x, generator) * 2 - 1) * shift * 2  # grid coordinates span 2
     ty = (_rand(n, x, generator) * 2 - 1) * shift * 2
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(
-        x.dtype
-    )  # (N, 2, 3)
+    # grid coordinates run from -1 to 1 along both sides, so a rotation by the same angle
+    # in pixels mixes them in the ratio of the sides (else a wide image is sheared)
+    h, w = x.shape[-2:]
+    theta = torch.stack(
+        [torch.stack([cos, -sin * (h / w), tx], 1), torch.stack([sin * (w / h), cos, ty], 1)], 1
+    ).to(x.dtype)  # (N, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (N, H, W, 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -662,3 +699,88 @@ class Augment:
 # --- lesson 12: segmentation data (its additions go below this line) ---
 
 # --- lesson 14: detection scenes (its additions go below this line) ---
+# Lesson 14's detection data: a few digits at known places on a blank canvas.
+
+SCENE_SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class DigitScenes:
+    """Scenes of digits with their boxes, for detection (lesson 14).
+
+    ``images`` (N, 1, canvas, canvas) float32 in [0, 1]; ``boxes[i]`` (K_i, 4) float32
+    rows ``(x1, y1, x2, y2)`` in pixels, the square each digit was pasted into (corners,
+    so a digit of side s at column c spans x1 = c, x2 = c + s); ``labels[i]`` (K_i,)
+    int64 digit classes; ``classes`` names them.
+    """
+
+    images: torch.Tensor
+    boxes: tuple[torch.Tensor, ...]
+    labels: tuple[torch.Tensor, ...]
+    classes: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def __repr__(self) -> str:
+        n_objects = sum(len(b) for b in self.boxes)
+        side = self.images.shape[-1]
+        return f"DigitScenes({len(self)} scenes of {side}x{side}, {n_objects} digits)"
+
+
+def make_digit_scenes(
+    n_scenes: int = 100,
+    *,
+    split: str = "train",
+    canvas: int = 48,
+    sizes: tuple[int, int] = (12, 20),
+    max_objects: int = 3,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> DigitScenes:
+    """``n_scenes`` canvases with 1 to ``max_objects`` digits each, at known boxes.
+
+    Each digit is one of the course digits (:func:`load_digits`, its ``split`` part by
+    ``seed``, so train and test scenes never share a digit), resized bilinearly to a
+    side drawn from ``sizes`` = (smallest, largest) and pasted where it overlaps no
+    other digit of the scene. Positions, sides and digits come from a generator seeded
+    with ``seed``: the same call gives the same scenes.
+    """
+    n_scenes = check_int("n_scenes", n_scenes, minimum=1)
+    split = check_choice("split", split, SCENE_SPLITS)
+    canvas = check_int("canvas", canvas, minimum=8)
+    if not isinstance(sizes, tuple | list) or len(sizes) != 2:
+        raise TypeError(f"sizes={sizes!r} must be a pair (smallest, largest) of ints")
+    what = f"an int side in [8, canvas={canvas}]"
+    lo, hi = (check_int("sizes", s, minimum=8, maximum=canvas, what=what) for s in sizes)
+    if lo > hi:
+        raise ValueError(f"sizes=({lo}, {hi}) must be (smallest, largest) with smallest <= largest")
+    max_objects = check_int("max_objects", max_objects, minimum=1, maximum=16)
+    seed = check_seed("seed", seed)
+    device = resolve_device(device)
+    digits = load_digits(size=8, seed=seed, device="cpu")
+    x, y = getattr(digits, split).tensors  # (M, 1, 8, 8), (M,)
+    rng = np.random.default_rng(seed)
+    images = torch.zeros(n_scenes, 1, canvas, canvas)
+    all_boxes, all_labels = [], []
+    for i in range(n_scenes):
+        boxes, labels = [], []
+        for _ in range(int(rng.integers(1, max_objects + 1))):
+            side = int(rng.integers(lo, hi + 1))
+            for _attempt in range(50):  # rejection sampling: no two digits overlap
+                col, row = (int(v) for v in rng.integers(0, canvas - side + 1, size=2))
+                box = (col, row, col + side, row + side)
+                if all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1]
+                       for b in boxes):
+                    break
+            else:
+                continue  # the canvas is too full for this side: one digit fewer
+            k = int(rng.integers(0, len(y)))
+            digit = F.interpolate(x[k : k + 1], size=(side, side), mode="bilinear",
+                                  align_corners=False).clamp_(0.0, 1.0)  # (1, 1, side, side)
+            images[i, :, row : row + side, col : col + side] = digit[0]
+            boxes.append(box)
+            labels.append(int(y[k]))
+        all_boxes.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4).to(device))
+        all_labels.append(torch.tensor(labels, dtype=torch.int64).to(device))
+    return DigitScenes(images.to(device), tuple(all_boxes), tuple(all_labels), digits.classes)

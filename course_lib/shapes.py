@@ -382,7 +382,7 @@ def summary(module: nn.Module, input_shape: Sequence[int]) -> Summary:
         with torch.no_grad():
             try:
                 module(torch.zeros((1, *shape), device=device, dtype=dtype))
-            except RuntimeError as err:
+            except (RuntimeError, ValueError) as err:
                 first_layer = next(
                     (m for m in module.modules() if isinstance(m, nn.Conv2d | nn.Linear)), None
                 )

@@ -61,10 +61,12 @@ STRIDED: dict[str, Callable[[Case], bool]] = {
     "lesson05.check_layer_cost": lambda c: _has_pool_with_window_ne_stride([c.args[1]]),
     # --- lesson 08 (its entries go below this line) ---
     # --- lesson 09 (its entries go below this line) ---
+    "lesson09.check_residual_block": lambda c: c.kwargs.get("stride", 1) > 1,  # 3x3 convs, stride 2
     # --- lesson 10 (its entries go below this line) ---
     # --- lesson 11 (its entries go below this line) ---
     # --- lesson 12 (its entries go below this line) ---
     # --- lesson 13 (its entries go below this line) ---
+    "lesson13.check_occlusion": lambda c: c.args[2] != c.args[3],  # (score, image, patch, stride)
     # --- lesson 14 (its entries go below this line) ---
 }
 NOT_STRIDED = {
@@ -93,12 +95,29 @@ NOT_STRIDED = {
     "lesson07.check_torch_momentum",
     "lesson07.check_fold_batch_norm",  # the convolution's stride does not enter the folding
     # --- lesson 08 (its entries go below this line) ---
+    "lesson08.check_random_flip",  # a mirror of whole images: no window
+    "lesson08.check_crop_count",  # a value
+    "lesson08.check_top_params",  # a value
     # --- lesson 09 (its entries go below this line) ---
+    "lesson09.check_bottleneck_weights",  # a count of weights
     # --- lesson 10 (its entries go below this line) ---
+    "lesson10.check_conv_multiplications",  # same padding, stride 1 by definition
+    "lesson10.check_bottleneck_multiplications",  # a value
+    "lesson10.check_module_multiplications",  # a value
     # --- lesson 11 (its entries go below this line) ---
+    "lesson11.check_fc_as_conv",  # a reshape of the weight: no window slides
+    "lesson11.check_max_unpool",  # positions come from the indices; window and stride do not enter
     # --- lesson 12 (its entries go below this line) ---
+    "lesson12.check_score_map_sizes",  # FCN pools are 2x2 with stride 2: window = stride
+    "lesson12.check_fcn_scores",  # four numbers from a count matrix, no window
     # --- lesson 13 (its entries go below this line) ---
+    "lesson13.check_conv2_receptive_field",  # a value
+    "lesson13.check_ascent_step",  # elementwise step, then one norm over the whole array
     # --- lesson 14 (its entries go below this line) ---
+    "lesson14.check_box_iou",  # two boxes, no window
+    "lesson14.check_greedy_nms",  # boxes and scores: no window or stride
+    "lesson14.check_pool5_field",  # a value (the strides are fixed in the question)
+    "lesson14.check_average_precision",  # a ranked list
 }
 # Checks that deliberately refuse a float equal to the whole-number answer, and why.
 FLOATS_REFUSED = {"lesson02.check_same_padding": "a padding goes to torch, which refuses floats"}

@@ -430,3 +430,28 @@ def test_augment_stores_python_numbers():
                   shift=np.float64(0.1), colour=torch.tensor(0.1, dtype=torch.float64))  # fmt: skip
     assert odd == Augment(flip=0.5, crop=2, degrees=5.0, shift=0.1, colour=0.1)
     assert [type(v) for v in vars(odd).values()] == [float, int, float, float, float]
+
+
+def test_rotation_of_a_wide_image_is_rigid_like_torchvision():
+    """A rotation turns pixel positions rigidly whatever the aspect ratio: on a 24x48 image
+    a 90-degree turn maps the offset (dy, dx) from the centre to (dx, -dy) (screen
+    coordinates, y down), so a short horizontal bar becomes a vertical one of the same
+    length, not a sheared one (the grid runs from -1 to 1 along both sides)."""
+    h, w = 24, 48
+    x = torch.zeros(1, 1, h, w, dtype=torch.float64)
+    x[0, 0, 11:13, 18:30] = 1.0  # a 2x12 bar through the centre (11.5, 23.5)
+    # degrees=90 draws the angle uniformly in [-90, 90]: find a seed that gives about 90
+    angle = None
+    for seed in range(5000):
+        u = torch.rand(1, generator=torch.Generator().manual_seed(seed))
+        if float(u) > 0.998:
+            angle, found = float(u * 2 - 1) * 90.0, seed
+            break
+    assert angle is not None
+    turned = random_rotation(x, degrees=90.0, generator=found)[0, 0]
+    rows = torch.nonzero(turned.sum(1) > 0.5).flatten()
+    cols = torch.nonzero(turned.sum(0) > 0.5).flatten()
+    assert 10 <= rows.numel() <= 14, rows  # about 12 rows tall, as the bar was wide
+    assert cols.numel() <= 4, cols  # about 2 columns wide
+    # the mass is kept and stays centred
+    torch.testing.assert_close(turned.sum(), x.sum(), rtol=0.1, atol=0.0)

@@ -213,3 +213,136 @@ def test_non_finite_boxes_are_refused_everywhere_and_scores_in_nms(kind, bad):
 def test_nms_with_no_boxes_names_both_arrays():
     with pytest.raises(ValueError, match=r"scores has shape \(3,\) but boxes has shape \(0, 4\)"):
         nms(np.zeros((0, 4)), np.array([0.9, 0.8, 0.3]), 0.5)
+
+
+# --------------------------------------------------------------------------- lesson 14: R-CNN parts
+
+from course_lib.detection import (  # noqa: E402 -- the lesson-14 additions, tested below
+    average_precision,
+    match_detections,
+    mean_average_precision,
+    precision_recall,
+    sliding_window_proposals,
+    warp_crops,
+)
+
+
+def test_sliding_window_proposals_count_and_corners():
+    boxes = sliding_window_proposals(48, 40, (12, 20), 4, device="cpu")
+    n12 = ((48 - 12) // 4 + 1) * ((40 - 12) // 4 + 1)
+    n20 = ((48 - 20) // 4 + 1) * ((40 - 20) // 4 + 1)
+    assert boxes.shape == (n12 + n20, 4) and boxes.dtype == torch.float32
+    sides = boxes[:, 2:] - boxes[:, :2]
+    assert torch.equal(sides[:n12], torch.full((n12, 2), 12.0))
+    assert float(boxes[:, 2].max()) <= 40 and float(boxes[:, 3].max()) <= 48  # inside the image
+    assert boxes[:n12, 0].unique().tolist() == list(range(0, 40 - 12 + 1, 4))
+    with pytest.raises(ValueError, match="sizes"):
+        sliding_window_proposals(10, 10, (12,), 2)
+
+
+def test_warp_crops_of_pixel_aligned_boxes_is_the_crop_itself():
+    """Oracle: a box on the pixel grid warped to its own size is exactly its pixels; squeezed
+    to half its height, torch's average pooling of pairs of its rows."""
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.random((2, 12, 15)))  # (C, H, W) float64
+    boxes = torch.tensor([[2.0, 3.0, 8.0, 9.0], [0.0, 0.0, 6.0, 6.0], [9.0, 4.0, 15.0, 10.0]],
+                         dtype=torch.float64)
+    crops = warp_crops(image, boxes, 6)
+    assert crops.shape == (3, 2, 6, 6) and crops.dtype == torch.float64
+    for crop, (x1, y1, x2, y2) in zip(crops, boxes.int().tolist(), strict=True):
+        torch.testing.assert_close(crop, image[:, y1:y2, x1:x2], rtol=1e-12, atol=1e-12)
+    tall = torch.tensor([[3.0, 0.0, 9.0, 12.0]], dtype=torch.float64)  # 6 wide, 12 tall
+    # squeezing 12 rows into 6 samples each output row halfway between two pixel rows:
+    # bilinear gives their mean, torch's 2x1 average pooling of the box's pixels
+    expected = torch.nn.functional.avg_pool2d(image[None, :, 0:12, 3:9], (2, 1))
+    torch.testing.assert_close(warp_crops(image, tall, 6), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_match_detections_follows_the_voc_rule():
+    truth = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
+    boxes = np.array([[0.0, 0.0, 10.0, 9.0],     # IoU 0.9 with object 0
+                      [1.0, 0.0, 10.0, 10.0],    # IoU 0.9 with object 0 again: a duplicate
+                      [20.0, 20.0, 30.0, 25.0],  # IoU exactly 0.5 with object 1: counts
+                      [40.0, 40.0, 50.0, 50.0]])  # nothing there
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    assert match_detections(boxes, scores, truth, 0.5).tolist() == [True, False, True, False]
+    # the higher-scoring duplicate takes the object, whatever the input order
+    assert match_detections(boxes, np.array([0.8, 0.9, 0.7, 0.95]), truth).tolist() == [
+        False, True, True, False]
+    assert match_detections(boxes, scores, truth, 0.51).tolist() == [True, False, False, False]
+    assert not match_detections(boxes, scores, np.zeros((0, 4))).any()
+
+
+def _ap_reference(flags, n_true):
+    """Reference: all-point interpolated AP by a double loop (the VOC 2010 definition)."""
+    hits, precisions, recalls = 0, [], []
+    for k, hit in enumerate(flags, start=1):
+        hits += hit
+        precisions.append(hits / k)
+        recalls.append(hits / n_true)
+    total, prev = 0.0, 0.0
+    for k in range(len(flags)):
+        total += (recalls[k] - prev) * max(precisions[k:])
+        prev = recalls[k]
+    return total
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**16), k=st.integers(1, 20), extra=st.integers(0, 5))
+def test_precision_recall_and_ap_match_the_reference(seed, k, extra):
+    rng = np.random.default_rng(seed)
+    flags = rng.random(k) < 0.5
+    n_true = int(flags.sum()) + extra or 1
+    scores = rng.permutation(k).astype(np.float64)
+    p, r = precision_recall(scores, flags, n_true)
+    ranked = flags[np.argsort(-scores)]
+    hits = np.cumsum(ranked)
+    np.testing.assert_allclose(p, hits / np.arange(1, k + 1), rtol=1e-15)
+    np.testing.assert_allclose(r, hits / n_true, rtol=1e-15)
+    assert abs(average_precision(p, r) - _ap_reference(list(ranked), n_true)) < 1e-12
+
+
+def test_average_precision_worked_values():
+    p, r = precision_recall(np.array([3.0, 2.0, 1.0]), np.array([True, False, True]), 2)
+    assert abs(average_precision(p, r) - (0.5 * 1.0 + 0.5 * 2 / 3)) < 1e-15
+    p, r = precision_recall(np.array([1.0]), np.array([False]), 3)
+    assert average_precision(p, r) == 0.0
+    with pytest.raises(ValueError, match="n_true=1"):
+        precision_recall(np.array([2.0, 1.0]), np.array([True, True]), 1)
+    with pytest.raises(ValueError, match="recall must not decrease"):
+        average_precision(np.array([1.0, 1.0]), np.array([0.5, 0.2]))
+
+
+def test_mean_average_precision_perfect_duplicated_and_missing():
+    truth = [torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]]),
+             torch.tensor([[5.0, 5.0, 15.0, 15.0]])]
+    labels = [torch.tensor([0, 1]), torch.tensor([1])]
+    scores = [torch.tensor([0.9, 0.8]), torch.tensor([0.7])]
+    perfect = mean_average_precision(truth, scores, labels, truth, labels, num_classes=3)
+    assert perfect.mean_ap == 1.0 and perfect.n_true == (1, 2, 0)
+    assert np.isnan(perfect.per_class[2])  # no object of class 2: left out of the mean
+    # a duplicate of class 1 in image 0, ranked above image 1's hit: class 1 AP drops
+    dup = [torch.cat([truth[0], truth[0][1:]]), truth[1]]
+    dup_scores = [torch.tensor([0.9, 0.8, 0.75]), torch.tensor([0.7])]
+    dup_labels = [torch.tensor([0, 1, 1]), torch.tensor([1])]
+    got = mean_average_precision(dup, dup_scores, dup_labels, truth, labels, num_classes=3)
+    assert got.per_class[0] == 1.0
+    assert abs(got.per_class[1] - (0.5 * 1.0 + 0.5 * 2 / 3)) < 1e-12
+    assert abs(got.mean_ap - (1.0 + 0.5 + 1 / 3) / 2) < 1e-12
+    # the wrong class finds nothing
+    wrong = mean_average_precision(truth, scores, [torch.tensor([1, 0]), torch.tensor([0])],
+                                   truth, labels, num_classes=2)
+    assert wrong.mean_ap == 0.0
+    with pytest.raises(ValueError, match="pred_scores has 1 entries"):
+        mean_average_precision(truth, scores[:1], labels, truth, labels, num_classes=2)
+
+
+def test_against_torchvision_where_installed():
+    """torchvision.ops.box_iou and nms, which learners meet, give the same answers."""
+    ops = pytest.importorskip("torchvision.ops")
+    rng = np.random.default_rng(1)
+    boxes = torch.from_numpy(_random_boxes(rng, 40))
+    scores = torch.from_numpy(rng.random(40))
+    torch.testing.assert_close(iou(boxes, boxes), ops.box_iou(boxes, boxes), rtol=1e-12, atol=1e-12)
+    for thr in (0.1, 0.3, 0.5, 0.7):
+        assert nms(boxes, scores, thr).tolist() == ops.nms(boxes, scores, thr).tolist()

@@ -379,6 +379,18 @@ TABLE: dict[str, Entry] = {
     "course_lib.device.resolve_device": E(lambda: A("cpu")),
     "course_lib.device.set_seed": E(lambda: A(3)),
     "course_lib.device.torch_threads": E(lambda: A(1)),
+    "course_lib.frontend.detect_frontend": E(lambda: A({"VSCODE_PID": "1"}, {})),
+    "course_lib.frontend.in_colab": E(lambda: A({})),
+    "course_lib.frontend.frontend_name": E(lambda: A("colab")),
+    "course_lib.frontend.widgets_render": E(lambda: A("vscode")),
+    "course_lib.progress.progress_dir": E(lambda: A()),
+    "course_lib.progress.progress_file": E(lambda: A()),
+    "course_lib.progress.lesson_of": E(lambda: A("Exercise 4.1")),
+    "course_lib.progress.record": E(lambda: A("Exercise 4.1", "passed")),
+    "course_lib.progress.read_records": E(lambda: A(None)),
+    "course_lib.progress.latest_status": E(lambda: A([{"exercise": "Exercise 1.1",
+                                                       "status": "passed", "time": "t"}])),
+    "course_lib.progress.progress_table": E(lambda: A(None)),
     # validate's checks: the learner's value is fuzzed (and the name it is reported under);
     # the other parameters (minimum, ndim, layout, ...) are set by library code, whose own
     # tests cover them, so they are not (VALIDATE_OPTIONS_WHY).
@@ -921,12 +933,256 @@ TABLE: dict[str, Entry] = {
     "course_lib.selftest.environment_report": E(lambda: A(device="cpu"),
                                                 why="about 1 s a call: the whole self-test"),
     # --- lesson 08 (its entries go below this line) ---
+    "course_lib.experiments.augmentation.few_labels": E(lambda: A(splits32().train, 2, seed=1),
+                                                        heavy=("n_per_class",)),
+    "course_lib.experiments.augmentation.make_organ_scans": E(lambda: A(4, size=16, seed=1,
+                                                                        device="cpu"),
+                                                              heavy=("n", "size")),
+    "course_lib.experiments.augmentation.organ_splits": E(lambda: A(4, 8, size=16, seed=1,
+                                                                    device="cpu"),
+                                                          heavy=("n_train", "n_test", "size")),
+    "course_lib.experiments.augmentation.augmentation_experiment": E(lambda: A(
+        splits32(), recipe(), augment=course_lib.data.Augment(flip=0.5), n_per_class=1,
+        margin=0.03, seed=1, device="cpu", num_threads=1), heavy=("n_per_class",),
+        compare=False, why="trains on a wall-clock budget"),
+    "course_lib.experiments.augmentation.flip_harm_experiment": E(lambda: A(
+        splits32(), recipe(), margin=0.2, seed=1, device="cpu", num_threads=1), compare=False,
+        why="trains on a wall-clock budget"),
+    "course_lib.experiments.transfer.class_subset": E(lambda: A(splits32().train, (7, 2))),
+    "course_lib.experiments.transfer.prepare_for_target": E(lambda: A(
+        lenet(), "fine-tune the top", num_classes=3, in_channels=1), heavy=CHANNELS),
+    "course_lib.experiments.transfer.trainable_parameters": E(lambda: A(tiny_cnn())),
+    "course_lib.experiments.transfer.transfer_experiment": E(lambda: A(
+        splits32(), recipe(), recipe(), n_per_class=1, margin=0.05, seed=1, device="cpu",
+        num_threads=1), heavy=("n_per_class",), compare=False,
+        why="trains on a wall-clock budget"),
+    **{f"course_lib.checks.lesson08.{name}": E(lambda: A(stub)) for name in (
+        "check_random_flip",)},
+    **{f"course_lib.checks.lesson08.{name}": E(lambda: A(...)) for name in (
+        "check_crop_count", "check_top_params")},
+    "course_lib.widgets.augmentation.augmented_copies": E(lambda: A(
+        "digit", "translation", p=0.5, padding=2, strength=0.1, shift=0.2, degrees=10.0,
+        copies=2, seed=1, device="cpu"), heavy=("copies",)),
+    "course_lib.widgets.augmentation.draw_augmentations": E(lambda: A(
+        "digit", "rotation", 0.5, 2, 0.1, 0.2, 10.0, 2, 1), heavy=("copies",)),
+    "course_lib.widgets.augmentation.augmentation_app": E(lambda: A("digit", "random crop")),
     # --- lesson 09 (its entries go below this line) ---
+    "course_lib.models.densenet.densenet121": E(lambda: A(num_classes=5), **M, heavy=CHANNELS),
+    "course_lib.experiments.residual.degradation_experiment": E(lambda: A(
+        splits8(), shallow=8, deep=14, width=2, epochs=1, lr=0.01, margin=0.1, seed=1,
+        device="cpu", num_threads=1), heavy=("shallow", "deep", "width", "epochs"),
+        compare=False, why="trains three nets; histories hold wall-clock times"),
+    "course_lib.experiments.residual.zero_weights_demo": E(lambda: A(3, size=(3, 4), seed=1,
+                                                                     device="cpu"),
+                                                           heavy=("channels", "size")),
+    "course_lib.experiments.residual.gradient_norms_by_depth": E(lambda: A(
+        8, batch_norm=False, width=2, batch_size=4, image_size=4, seed=1, device="cpu",
+        num_threads=1), heavy=("depth", "width", "batch_size", "image_size")),
+    "course_lib.experiments.residual.stage_table": E(lambda: A(
+        course_lib.models.resnet_small(8, width=2), (1, 8, 8)), heavy=("input_shape",)),
+    **{f"course_lib.checks.lesson09.{name}": E(lambda: A(stub))
+       for name in ("check_residual_block", "check_bottleneck_weights")},
+    "course_lib.checks.lesson09.residual_block": E(lambda: A(
+        t_nchw(2, 2, 5, 6), t_nchw(3, 2, 3, 3), torch.arange(3.0) / 4, t_nchw(3, 3, 3, 3),
+        torch.arange(3.0) / 8, w_s=t_nchw(3, 2, 1, 1), b_s=torch.arange(3.0) / 2, stride=2)),
+    "course_lib.checks.lesson09.bottleneck_weights": E(lambda: A(256, 64)),
+    "course_lib.widgets.residual.draw_depth_gradients": E(lambda: A(8, False, seed=1,
+                                                                    device="cpu"),
+                                                          heavy=("depth",)),
+    "course_lib.widgets.residual.depth_gradients_app": E(lambda: A(14, False)),
+    "course_lib.widgets.residual.draw_degradation": E(lambda: A(
+        course_lib.experiments.residual.DegradationResult(
+            shallow=8, deep=14, width=2, epochs=2, margin=0.1,
+            train_loss={"plain-8": 1.0, "plain-14": 1.5, "residual-14": 0.5},
+            test_accuracy={"plain-8": 0.5, "plain-14": 0.4, "residual-14": 0.6},
+            params={"plain-8": 10, "plain-14": 20, "residual-14": 21},
+            histories={k: History(train_loss=[1.0, 0.5], step_loss=[2.0, 1.5, 1.0, 0.8])
+                       for k in ("plain-8", "plain-14", "residual-14")}, n_train=40),
+        ax=axes(), smooth=2), heavy=("smooth",)),
     # --- lesson 10 (its entries go below this line) ---
+    "course_lib.experiments.inception.inception_module_cost": E(lambda: A(
+        (5, 7, 6), c1=2, c3=3, c5=1, pool_proj=2, c3_reduce=2, c5_reduce=1)),
+    "course_lib.experiments.inception.multiplication_experiment": E(lambda: A(
+        seed=1, device="cpu", num_threads=1)),
+    "course_lib.experiments.inception.gap_or_fc_net": E(lambda: A(
+        "flatten + FC", in_channels=2, num_classes=3, width=2, hidden=4), **M, heavy=CHANNELS),
+    "course_lib.experiments.inception.gap_experiment": E(lambda: A(
+        splits32(), width=2, hidden=4, epochs=1, lr=0.01, batch_size=10, min_ratio=2.0,
+        max_drop=0.5, seed=1, device="cpu", num_threads=1),
+        heavy=("width", "hidden", "epochs", "batch_size"),
+        only=("width", "epochs", "min_ratio", "max_drop", "seed", "device", "num_threads"),
+        why="each call trains two networks; data=None would train on all the digits"),
+    "course_lib.experiments.inception.aux_heads_experiment": E(lambda: A(
+        splits32(), width=2, epochs=1, lr=0.01, batch_size=10, aux_weight=0.3, target=0.1,
+        band=0.5, seed=1, device="cpu", num_threads=1),
+        heavy=("width", "epochs", "batch_size"),
+        only=("width", "epochs", "target", "band", "seed", "device", "num_threads"),
+        why="each call trains two networks; data=None would train on all the digits"),
+    "course_lib.widgets.inception.draw_inception_module": E(lambda: A(
+        "naive", 12, 3, 4, 5, 2, 6, 3, size=7), heavy=("size",)),
+    "course_lib.widgets.inception.inception_app": E(lambda: A(
+        "naive", 12, 3, 4, 5, 2, 6, 3)),
+    "course_lib.checks.lesson10.check_conv_multiplications": E(lambda: A(stub)),
+    "course_lib.checks.lesson10.check_bottleneck_multiplications": E(lambda: A(...)),
+    "course_lib.checks.lesson10.check_module_multiplications": E(lambda: A(...)),
     # --- lesson 11 (its entries go below this line) ---
+    "course_lib.experiments.dense_prediction.scene_tasks": E(lambda: A(
+        (np.arange(42).reshape(6, 7) % 5 == 1).astype(np.int64) * 2, class_names=("b", "x", "y"),
+        min_pixels=1)),
+    "course_lib.experiments.dense_prediction.convolutionalise": E(lambda: A(
+        nn.Sequential(tiny_cnn()[:3], tiny_cnn()[3:]), (2, 3, 3))),
+    "course_lib.experiments.dense_prediction.sliding_window_scores": E(lambda: A(
+        tiny_cnn(), t_nchw(1, 1, 10, 12), window=8, stride=2, batch_size=4),
+        heavy=("batch_size",)),
+    "course_lib.experiments.dense_prediction.sliding_window_cost": E(lambda: A(
+        tiny_cnn(), course_lib.experiments.dense_prediction.convolutionalise(
+            nn.Sequential(tiny_cnn()[:3], tiny_cnn()[3:]), (2, 3, 3)), (1, 8, 8), (12, 14),
+        stride=2), heavy=("canvas",)),
+    "course_lib.experiments.dense_prediction.digit_canvas": E(lambda: A(
+        digits32(3)[0], digits32(3)[1], slots=(1, 2), fill=2, seed=1)),
+    "course_lib.experiments.dense_prediction.convolutionalised_experiment": E(lambda: A(
+        splits32(), seed=1, epochs=1, slots=(1, 2), device="cpu", num_threads=1),
+        heavy=("epochs",), compare=False,
+        why="returns the trained network; its determinism is tested in "
+            "tests/test_experiments_dense_prediction.py"),
+    "course_lib.experiments.dense_prediction.bilinear_experiment": E(lambda: A(
+        factor=2, size=(3, 4), channels=2, seed=1, device="cpu", num_threads=1)),
+    "course_lib.experiments.dense_prediction.conv_matrix": E(lambda: A(
+        nchw(1, 2, 3, 2), (4, 5), stride=2, padding=1)),
+    "course_lib.widgets.upsampling.draw_task_kinds": E(lambda: A(
+        rgb(6, 7), course_lib.experiments.dense_prediction.scene_tasks(
+            (np.arange(42).reshape(6, 7) % 5 == 1).astype(np.int64), min_pixels=1))),
+    "course_lib.widgets.upsampling.draw_score_map": E(lambda: A(
+        grey(6, 8), nchw(1, 3, 2, 3)[0], class_names=["a", "b", "c"])),
+    "course_lib.widgets.upsampling.upsampling_view": E(lambda: A(
+        "feature map", 3, "random", 2, seed=1)),
+    "course_lib.widgets.upsampling.draw_upsampling": E(lambda: A(
+        "feature map", 3, "random", 2, seed=1)),
+    "course_lib.widgets.upsampling.upsampling_app": E(lambda: A("image")),
+    **{f"course_lib.checks.lesson11.{name}": E(lambda: A(stub)) for name in (
+        "check_fc_as_conv", "check_max_unpool")},
     # --- lesson 12 (its entries go below this line) ---
+    "course_lib.checks.lesson12.check_score_map_sizes": E(lambda: A(stub)),
+    "course_lib.checks.lesson12.check_fcn_scores": E(lambda: A(stub)),
+    "course_lib.experiments.segmentation.score_map_sizes": E(lambda: A(500, 375)),
+    "course_lib.experiments.segmentation.vgg16_fcn_table": E(lambda: A("16s", (64, 48),
+                                                                       num_classes=5),
+                                                             heavy=("input_size", "num_classes")),
+    "course_lib.experiments.segmentation.skip_experiment": E(lambda: A(
+        n_train=4, n_val=2, size=16, texture=0.5, recipe=Recipe(epochs=1, batch_size=4,
+                                                                time_budget_s=None),
+        margin=0.05, seed=1, num_threads=1, device="cpu"), heavy=("n_train", "n_val", "size"),
+        compare=False, why="the result records training wall times"),
+    **{f"course_lib.widgets.segmentation.{name}": E(
+        lambda tiny=functools.cache(lambda: course_lib.experiments.segmentation.skip_experiment(  # noqa: B008 -- one tiny run, made once, shared by the fuzzed calls
+            n_train=4, n_val=3, size=16, recipe=Recipe(epochs=1, batch_size=4,
+                                                       time_budget_s=None), device="cpu")),
+        args=args: A(tiny(), *args)) for name, args in (
+            ("segmentation_view", (2, "16s")), ("draw_segmentation", (1, "32s")),
+            ("segmentation_app", (1, "8s")), ("draw_skip_comparison", ((0, 2),)))},
     # --- lesson 13 (its entries go below this line) ---
+    "course_lib.experiments.inside.train_inside_lenet": E(lambda: A(
+        seed=1, epochs=1, device="cpu", num_threads=1), heavy=("epochs",), compare=False,
+        why="the result records training wall times"),
+    "course_lib.experiments.inside.random_inputs": E(lambda: A(3, (1, 4, 5), 2.0, seed=1,
+                                                               device="cpu"), heavy=("n", "shape")),
+    "course_lib.experiments.inside.two_digit_scenes": E(lambda: A(
+        torch.from_numpy(np.abs(nchw(6, 1, 8, 8))), torch.arange(6) % 3, 2, canvas=16, seed=1),
+        heavy=("n", "canvas")),
+    **{f"course_lib.experiments.inside.{name}": E(
+        lambda tiny=tiny, kwargs=kwargs: A(tiny(), **kwargs), heavy=heavy,
+        only=(*kwargs, "device", "num_threads"),
+        why="net=None trains the lesson's LeNet-5 for 40 epochs on 1,257 digits (seconds); "
+            "every other argument is fuzzed")
+        for tiny in (functools.cache(lambda: importlib.import_module(
+            "course_lib.experiments.inside").InsideNet(
+                course_lib.experiments.deep_or_not.train_lenet(
+                    splits32(50), recipe(), target_accuracy=0.5, device="cpu"), splits32(50), 0)),)
+        for name, kwargs, heavy in (
+            ("embedding_experiment", {"seed": 1, "perplexity": 5.0, "max_iter": 250,
+                                      "margin": 0.1}, ()),
+            ("occlusion_experiment", {"seed": 1, "n_scenes": 2, "patch": 8, "stride": 4,
+                                      "fill": 0.0, "target": 0.5}, ("n_scenes",)),
+            ("activation_maximization_experiment", {"seed": 1, "norm": 4.0, "lr": 0.5,
+                                                    "steps": 3, "tol": 1e-3, "n_random": 5,
+                                                    "ratio": 2.0}, ("steps", "n_random")))},
+    "course_lib.checks.lesson13.check_conv2_receptive_field": E(lambda: A(...)),
+    "course_lib.checks.lesson13.check_occlusion": E(lambda: A(stub)),
+    "course_lib.checks.lesson13.check_ascent_step": E(lambda: A(stub)),
+    "course_lib.widgets.interpret.draw_embedding": E(lambda: A(
+        nchw(12, 1, 2, 3), np.arange(12) % 2, method="t-SNE", perplexity=3.0, seed=1, title="t")),
+    "course_lib.widgets.interpret.embedding_app": E(lambda: A(
+        {"a": nchw(12, 1, 2, 3)}, np.arange(12) % 2, source="a", method="PCA", perplexity=3,
+        seed=1)),
+    "course_lib.widgets.interpret.draw_top_patches": E(lambda: A(
+        lenet(), digits32(3)[0], "features.1", k=2, device="cpu")),
+    "course_lib.widgets.interpret.top_patches_app": E(lambda: A(
+        lenet(), digits32(3)[0], {"conv1": "features.1"}, k=2, device="cpu")),
+    "course_lib.widgets.interpret.draw_occlusion": E(lambda: A(
+        lenet(), digits32(1)[0][0], 3, patch=8, stride=8, fill=0.0, device="cpu")),
+    "course_lib.widgets.interpret.occlusion_app": E(lambda: A(
+        lenet(), digits32(2)[0], torch.tensor([1, 2]), index=1, patch=8, stride=8, fill=0.0,
+        device="cpu")),
+    "course_lib.widgets.interpret.draw_activation_maximization": E(lambda: A(
+        lenet(), "classifier.5", 2, input_shape=(1, 32, 32), lr=0.5, steps=2, norm=4.0, tol=1e-3,
+        backtrack=True, seed=1, n_random=3, device="cpu"),
+        heavy=("steps", "n_random", "input_shape")),
+    "course_lib.widgets.interpret.activation_maximization_app": E(lambda: A(
+        lenet(), "classifier.5", units=10, unit=2, input_shape=(1, 32, 32), lr=0.5, steps=2,
+        norm=4.0, device="cpu"), heavy=("input_shape",)),
     # --- lesson 14 (its entries go below this line) ---
+    "course_lib.data.make_digit_scenes": E(lambda: A(3, split="test", canvas=24, sizes=(8, 10),
+                                                     max_objects=2, seed=1, device="cpu"),
+                                           heavy=("n_scenes", "canvas")),
+    "course_lib.detection.sliding_window_proposals": E(lambda: A(10, 12, (4, 6), 3, device="cpu"),
+                                                       heavy=("height", "width")),
+    "course_lib.detection.warp_crops": E(lambda: A(t_nchw(1, 2, 6, 5)[0], torch.tensor(
+        [[0.0, 1.0, 4.0, 5.0], [1.5, 0.5, 3.0, 6.0]], dtype=torch.float64), 3), heavy=("size",)),
+    "course_lib.detection.match_detections": E(lambda: A(boxes(), np.array([0.9, 0.8, 0.3]),
+                                                         boxes()[:2] + 0.5, 0.4)),
+    "course_lib.detection.precision_recall": E(lambda: A(np.array([0.9, 0.2, 0.5]),
+                                                         np.array([True, False, True]), 3)),
+    "course_lib.detection.average_precision": E(lambda: A(np.array([1.0, 0.5, 2 / 3]),
+                                                          np.array([0.5, 0.5, 1.0]))),
+    "course_lib.detection.mean_average_precision": E(lambda: A(
+        [boxes()], [np.array([0.9, 0.8, 0.3])], [np.array([0, 1, 1])], [boxes()[:2]],
+        [np.array([1, 0])], num_classes=2, iou_threshold=0.5), heavy=("num_classes",)),
+    "course_lib.experiments.detection.agreement_experiment": E(lambda: A(
+        n_trials=3, max_boxes=4, tolerance=1e-12, seed=1, device="cpu", num_threads=1),
+        heavy=("n_trials", "max_boxes")),
+    "course_lib.experiments.detection.region_classifier": E(lambda: A(5, width=2), **M,
+                                                            heavy=("num_classes", "width")),
+    "course_lib.experiments.detection.train_region_classifier": E(lambda: A(
+        course_lib.data.make_digit_scenes(2, seed=1, device="cpu"), epochs=1, lr=0.01,
+        positives_per_scene=2, seed=1, device="cpu", num_threads=1),
+        heavy=("epochs", "positives_per_scene")),
+    "course_lib.experiments.detection.score_proposals": E(lambda: A(
+        (torch.manual_seed(0), course_lib.experiments.detection.region_classifier())[1],
+        torch.from_numpy(nchw(1, 1, 8, 9)[0]).float(),
+        torch.tensor([[0.0, 0.0, 4.0, 4.0], [2.0, 1.0, 9.0, 8.0]]), device="cpu")),
+    "course_lib.experiments.detection.detect_scene": E(lambda: A(
+        torch.softmax(t_nchw(1, 1, 4, 3)[0, 0], 1),
+        torch.tensor([[0.0, 0.0, 4.0, 4.0], [1.0, 1.0, 5.0, 5.0], [6.0, 6.0, 9.0, 9.0],
+                      [0.5, 0.0, 4.0, 4.5]], dtype=torch.float64),
+        score_threshold=0.2, nms_threshold=0.3, use_nms=True)),
+    "course_lib.experiments.detection.rcnn_experiment": E(lambda: A(
+        n_train_scenes=2, n_test_scenes=1, epochs=1, score_threshold=0.05, nms_threshold=0.3,
+        min_map=0.5, min_gain=0.1, seed=1, device="cpu", num_threads=1),
+        heavy=("n_train_scenes", "n_test_scenes", "epochs")),
+    **{f"course_lib.checks.lesson14.{name}": E(lambda: A(stub)) for name in (
+        "check_box_iou", "check_greedy_nms", "check_average_precision")},
+    "course_lib.checks.lesson14.check_pool5_field": E(lambda: A(...)),
+    **{f"course_lib.widgets.detection.{name}": E(lambda: A(
+        course_lib.data.make_digit_scenes(2, seed=1, device="cpu"),
+        course_lib.detection.sliding_window_proposals(48, 48, (16,), 16, device="cpu"),
+        (torch.softmax(torch.from_numpy(nchw(1, 1, 9, 11)[0, 0]).float(), 1),) * 2, 1, 0.2, 0.3,
+        True)) for name in ("detection_view", "draw_detections")},
+    "course_lib.widgets.detection.detections_app": E(lambda: A(
+        course_lib.data.make_digit_scenes(2, seed=1, device="cpu"),
+        course_lib.detection.sliding_window_proposals(48, 48, (16,), 16, device="cpu"),
+        (torch.softmax(torch.from_numpy(nchw(1, 1, 9, 11)[0, 0]).float(), 1),) * 2, index=1)),
+    "course_lib.widgets.detection.draw_iou": E(lambda: A(3.0, -2.0, 1.5)),
+    "course_lib.widgets.detection.iou_app": E(lambda: A(3.0, -2.0, 1.5)),
 }
 # fmt: on
 

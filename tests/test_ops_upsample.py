@@ -18,6 +18,7 @@ from _ops_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from course_lib.models import bilinear_upsampler
 from course_lib.ops import (
     bed_of_nails,
     bilinear_kernel,
@@ -252,3 +253,20 @@ def test_conv_transpose2d_sizes_come_from_shapes():
     assert out.shape == (1, 1, 2 * 2 - 2 + 3 + 1, 3 * 3 + 2 + 2)
     with pytest.raises(ValueError, match=r"x has shape \(1, 1, 0, 4\), an empty 0x4 map"):
         conv_transpose2d(np.ones((1, 1, 0, 4)), w)
+
+
+@pytest.mark.parametrize("factor", [2, 4, 32])
+def test_bilinear_upsampler_layer_is_the_bilinear_transposed_conv(factor):
+    """Oracle: F.interpolate(mode='bilinear', align_corners=False) inside the border band of
+    factor // 2 pixels, and the course's conv_transpose2d with bilinear_kernel everywhere."""
+    x = torch.from_numpy(np.random.default_rng(6).standard_normal((1, 2, 4, 5)))
+    layer = bilinear_upsampler(2, factor).double()
+    with torch.no_grad():
+        out = layer(x)
+    close(out, conv_transpose2d(x, bilinear_kernel(2, factor, like=x), stride=factor,
+                                padding=factor // 2))  # fmt: skip
+    ref = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    band = slice(factor // 2, -(factor // 2))
+    assert out.shape == ref.shape == (1, 2, 4 * factor, 5 * factor)
+    close(out[..., band, band], ref[..., band, band])
+    assert float((out - ref).abs()[..., 0, :].max()) > 1e-3  # the border band differs

@@ -570,3 +570,49 @@ def test_interpretation_on_cuda_gives_cpu_results_and_leaves_the_model_in_place(
     )
     assert image.device.type == "cpu"
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_activation_maximization_backtracking_never_lowers_the_unit():
+    """A learning rate far too large: without backtracking the first step overshoots and the
+    run stops; with it, steps that lower h are refused and the rate halved until one helps."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 3))
+    kwargs = dict(input_shape=(1, 9, 9), norm=2.0, lr=1e4, steps=80, tol=1e-6, seed=2)
+    _, plain = viz.activation_maximization(model, "2", 1, **kwargs)
+    image, backtracked = viz.activation_maximization(model, "2", 1, backtrack=True, **kwargs)
+    assert all(b >= a for a, b in zip(backtracked, backtracked[1:], strict=False))
+    assert max(backtracked) > max(plain) + 1e-3
+    torch.testing.assert_close(image.norm().item(), 2.0, rtol=1e-5, atol=0)
+    with torch.no_grad():
+        reached = model(image[None])[0, 1, 2, 2].item()
+    assert reached == pytest.approx(max(backtracked), rel=1e-5)
+
+
+def test_activation_maximization_starts_from_the_given_image_scaled_to_rho():
+    conv = nn.Conv2d(1, 1, 3, bias=False)
+    model = nn.Sequential(conv)
+    start = torch.rand(1, 5, 5, generator=torch.Generator().manual_seed(0))
+    _, history = viz.activation_maximization(model, conv, 0, input_shape=(1, 5, 5), norm=3.0,
+                                             steps=0, start=start)
+    with torch.no_grad():
+        expected = conv(3.0 * start[None] / start.norm())[0, 0, 1, 1].item()
+    assert history == [pytest.approx(expected, rel=1e-6)]
+    with pytest.raises(ValueError, match="start"):
+        viz.activation_maximization(model, conv, 0, input_shape=(1, 5, 5), start=torch.zeros(1, 5, 5))
+    with pytest.raises(ValueError, match="start"):
+        viz.activation_maximization(model, conv, 0, input_shape=(1, 5, 5), start=torch.ones(1, 4, 5))
+
+
+def test_occlusion_map_keeps_a_float64_models_precision_and_refuses_an_overflowing_fill():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(72, 2)).double()
+    image = torch.rand(1, 8, 8, dtype=torch.float64)
+    heat = viz.occlusion_map(model, image, 1, patch=3, stride=2, fill=0.5)
+    assert heat.dtype == torch.float64
+    with torch.no_grad():
+        hidden = image.clone()
+        hidden[:, 2:5, 4:7] = 0.5
+        expected = model(image[None])[0, 1] - model(hidden[None])[0, 1]
+    torch.testing.assert_close(heat[1, 2], expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="fill"):
+        viz.occlusion_map(model.float(), image.float(), 1, fill=1e300)

@@ -19,6 +19,7 @@ import torch
 
 from course_lib.data import load_digits, load_digits_anywhere, load_photo
 from course_lib.device import set_seed
+from course_lib.experiments.augmentation import augmentation_experiment, flip_harm_experiment
 from course_lib.experiments.batch_norm import (
     activation_percentiles_experiment,
     bias_gradient_demo,
@@ -30,10 +31,29 @@ from course_lib.experiments.batch_norm import (
     steps_to_target_experiment,
 )
 from course_lib.experiments.deep_or_not import deep_or_not_experiment, train_lenet
+from course_lib.experiments.dense_prediction import (
+    bilinear_experiment,
+    convolutionalised_experiment,
+)
+from course_lib.experiments.detection import agreement_experiment, rcnn_experiment
 from course_lib.experiments.dropout import DROPOUT_RECIPE, dropout_gap_experiment
+from course_lib.experiments.inception import (
+    aux_heads_experiment,
+    gap_experiment,
+    multiplication_experiment,
+)
+from course_lib.experiments.inside import (
+    activation_maximization_experiment,
+    embedding_experiment,
+    occlusion_experiment,
+    train_inside_lenet,
+)
 from course_lib.experiments.learned_filter import learn_filter
 from course_lib.experiments.output_size import output_size_experiment
 from course_lib.experiments.pooling import shift_unchanged_fractions
+from course_lib.experiments.residual import degradation_experiment
+from course_lib.experiments.segmentation import skip_experiment
+from course_lib.experiments.transfer import transfer_experiment
 from course_lib.experiments.vanishing_gradients import vanishing_gradient_experiment
 from course_lib.recipes import LENET_RECIPE, Recipe
 
@@ -76,6 +96,57 @@ def experiments(device: torch.device):
     )
     yield "07", "a unit's input percentiles", lambda: activation_percentiles_experiment(
         device=device, num_threads=None
+    )
+    yield "08", "augmentation on 50 digits", lambda: augmentation_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    yield "08", "flips where left and right matter", lambda: flip_harm_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    yield "08", "frozen features vs scratch", lambda: transfer_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    yield "09", "degradation: plain-56 vs plain-20 vs residual-56", lambda: degradation_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    yield "10", "1x1 bottleneck multiplication counts", lambda: multiplication_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    yield "10", "global average pooling vs flatten + FC", lambda: gap_experiment(
+        load_digits(device=device), seed=0, device=device, num_threads=None
+    )
+    yield "10", "small GoogLeNet with and without auxiliary heads", lambda: aux_heads_experiment(
+        load_digits(device=device), seed=0, device=device, num_threads=None
+    )
+    yield "11", "LeNet-5 convolutionalised", lambda: convolutionalised_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    yield "11", "bilinear transposed conv vs interpolation", lambda: bilinear_experiment(
+        factor=4, seed=0, device=device, num_threads=None
+    )
+    yield "12", "FCN-8s >= FCN-16s >= FCN-32s in mean IU", lambda: skip_experiment(
+        seed=0, device=device, num_threads=None
+    )
+    inside = []  # lesson 13's one trained network, shared by its three experiments
+
+    def net13():
+        inside[:] = inside or [train_inside_lenet(seed=0, device=device, num_threads=None)]
+        return inside[0]
+
+    yield "13", "t-SNE: features vs pixels", lambda: embedding_experiment(
+        net13(), seed=0, device=device, num_threads=None
+    )
+    yield "13", "occlusion peaks on the digit asked about", lambda: occlusion_experiment(
+        net13(), seed=0, device=device, num_threads=None
+    )
+    yield "13", "activation maximization vs random inputs", lambda: activation_maximization_experiment(
+        net13(), seed=0, device=device, num_threads=None
+    )
+    yield "14", "IoU and NMS vs the definitions", lambda: agreement_experiment(
+        n_trials=200, seed=0, device=device, num_threads=None
+    )
+    yield "14", "R-CNN on digit scenes", lambda: rcnn_experiment(
+        n_train_scenes=400, n_test_scenes=40, epochs=6, seed=0, device=device, num_threads=None
     )
 
 

@@ -740,7 +740,7 @@ def _inputs_text(inputs: list[tuple[str, Any]]) -> str:
         if arr is not None and arr.values.ndim > 0:
             shape = "x".join(map(str, arr.values.shape))
             text = f"{name}: array {shape}"
-            if arr.values.size <= 16 and arr.kind in "fiu":
+            if arr.values.size <= 16 and arr.kind in "fiub":
                 flat = np.array2string(_shown(arr), precision=4, separator=", ",
                                        max_line_width=10_000).replace("\n", "")
                 text += f" {' '.join(flat.split())}"
@@ -768,7 +768,7 @@ def _answer_lines(got: Any, expected: Any) -> str:
     exp_arr, got_arr = _array(expected), _array(got)
     if (
         exp_arr is not None and got_arr is not None and exp_arr.values.shape == got_arr.values.shape
-        and exp_arr.values.size <= 36 and exp_arr.kind in "fiu" and got_arr.kind in "fiu"
+        and exp_arr.values.size <= 36 and exp_arr.kind in "fiub" and got_arr.kind in "fiu"
     ):
         g_text, e_text = _pair_text(_shown(got_arr), _shown(exp_arr))
         shape = "x".join(map(str, exp_arr.values.shape))
@@ -955,7 +955,7 @@ def _judge(fn: Any, case: Case, got: Any, args: tuple, kwargs: dict, compare: Ca
     for (name, before), new in zip(inputs, after, strict=True):
         if _changed(before, new):
             return (f"your function changed its input `{name}` {_IN_PLACE}; work on a copy "
-                    "instead (x.copy(), or build a new array).", None)
+                    "instead (x.copy() for numpy, x.clone() for torch, or build a new array).", None)
     why = compare(got, case.expected)
     if why is None:
         return None

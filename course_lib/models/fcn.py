@@ -31,7 +31,7 @@ BACKBONES = ("vgg16", "small")
 def bilinear_upsampler(channels: int, factor: int, *, trainable: bool = True) -> nn.ConvTranspose2d:
     """ConvTranspose2d(k=2*factor, stride=factor, padding=factor//2), bilinear-initialised.
 
-    The weights come from :func:`course_lib.ops.bilinear_kernel` (lesson 10's kernel).
+    The weights come from :func:`course_lib.ops.bilinear_kernel` (lesson 11's kernel).
 
     (N, channels, h, w) -> (N, channels, factor * h, factor * w) for even ``factor``.
     """

@@ -466,6 +466,11 @@ def occlusion_map(
             raise ValueError(f"patch {ph}x{pw} is larger than the image {h}x{w}")
         if isinstance(fill, str):
             fill_value = x.mean(dim=(0, 2, 3)).view(c, 1, 1)  # (C, 1, 1)
+        elif abs(fill) > torch.finfo(x.dtype).max:
+            raise ValueError(
+                f"fill={fill!r} does not fit in the image's dtype {x.dtype} "
+                f"(largest {torch.finfo(x.dtype).max:.3g})"
+            )
         else:
             fill_value = torch.full((c, 1, 1), float(fill), dtype=x.dtype)
         x = x.to(dev)
@@ -483,7 +488,7 @@ def occlusion_map(
                     )
                 _check_channel(target, out.shape[1], "the model output", "target")
                 s = out[:, target]
-            return s.reshape(-1).float()
+            return s.reshape(-1).to(batch.dtype)  # the model's dtype (float64 stays float64)
 
         base = score(x)[0]
         rows = list(range(0, h - ph + 1, sh))
@@ -514,14 +519,24 @@ def activation_maximization(
     tol: float = 1e-4,
     position: tuple[int, int] | str | None = None,
     seed: int = 0,
+    backtrack: bool = False,
+    start: Any = None,
     device: Any = None,
 ) -> tuple[torch.Tensor, list[float]]:
     """The input of norm ``rho`` that excites one unit most: ``x* = argmax_{||x||=rho} h(x)``.
 
-    Starts from a seeded Gaussian image scaled to norm ``rho`` and repeats
+    Starts from a seeded Gaussian image (or ``start``, a ``(C, H, W)`` image that is not
+    all zeros) scaled to norm ``rho`` and repeats
     ``x <- rho * (x + lr * grad h(x)) / ||x + lr * grad h(x)||`` (a gradient step, then
     projection back onto the sphere) until one step improves ``h`` by less than ``tol``
     or ``steps`` steps have run.
+
+    ``backtrack=True``: a step that does not raise ``h`` is refused (``x`` stays) and
+    ``lr`` is halved for the next try, so too large a learning rate slows the run down
+    instead of ending it; the run then stops when an accepted step gains less than
+    ``tol``, after ten halvings in a row (no step size helps: a local maximum), or after
+    ``steps`` tries. The history then records the current value after every try, so it
+    never decreases.
 
     ``input_shape``: ``(C, H, W)``. ``norm``: rho, the Euclidean norm of the whole
     image (default ``sqrt(C*H*W)``, the typical norm of a standard-normal image). The
@@ -546,14 +561,24 @@ def activation_maximization(
     steps = check_int("steps", steps, minimum=0)
     tol = check_number("tol", tol, minimum=0.0)
     seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)
+    backtrack = check_bool("backtrack", backtrack)
     channel = check_int("channel", channel, minimum=0)
     if position is not None and not (isinstance(position, str) and position == "mean"):
         position = check_pair("position", position, what="a (row, col) pair or 'mean'")
     with _prepared(model, device) as dev:
         target = _resolve_layer(model, layer)
         dtype = _model_dtype(model)
-        gen = torch.Generator().manual_seed(seed)
-        x = torch.randn((1, *shape), generator=gen, dtype=dtype)
+        if start is None:
+            gen = torch.Generator().manual_seed(seed)
+            x = torch.randn((1, *shape), generator=gen, dtype=dtype)
+        else:
+            x = _as_batch(start, "start", dtype).detach().cpu()
+            if tuple(x.shape) != (1, *shape):
+                raise ValueError(
+                    f"start has shape {tuple(x.shape)[1:]}; expected input_shape {shape}"
+                )
+            if not torch.isfinite(x).all() or float(x.norm()) == 0.0:
+                raise ValueError("start must be finite and not all zeros (it is scaled to norm rho)")
         x = (x * (rho / x.norm())).to(dev)  # (1, C, H, W) on the sphere
 
         with _capture(target, stop=True) as store:
@@ -585,18 +610,26 @@ def activation_maximization(
             value = unit(x)
             history = [float(value.detach())]
             best_value, best_x = history[0], x.detach().clone()
+            rate, halvings = lr, 0
+            (grad,) = torch.autograd.grad(value, x)
             for _ in range(steps):
-                (grad,) = torch.autograd.grad(value, x)
                 with torch.no_grad():
-                    stepped = x + lr * grad
-                    x = stepped * (rho / stepped.norm())  # project back onto ||x|| = rho
-                x.requires_grad_(True)
-                new_value = unit(x)
-                history.append(float(new_value.detach()))
-                improvement = history[-1] - history[-2]
-                value = new_value
+                    stepped = x + rate * grad
+                    trial = stepped * (rho / stepped.norm())  # project back onto ||x|| = rho
+                trial.requires_grad_(True)
+                new_value = unit(trial)
+                improvement = float(new_value.detach()) - history[-1]
+                if backtrack and not improvement > 0:  # refuse the step, try a smaller one
+                    history.append(history[-1])
+                    rate, halvings = rate / 2, halvings + 1
+                    if halvings >= 10:
+                        break
+                    continue
+                x, value, halvings = trial, new_value, 0
+                history.append(float(value.detach()))
                 if history[-1] > best_value:
                     best_value, best_x = history[-1], x.detach().clone()
                 if improvement < tol:
                     break
+                (grad,) = torch.autograd.grad(value, x)
     return best_x[0].cpu(), history

@@ -665,6 +665,7 @@ def plot_segmentation(
     background: int | None = 0,
     ignore_index: int | None = None,
     alpha: float = 0.55,
+    errors: bool = False,
     ax: Axes | None = None,
 ) -> Figure | Axes:
     """An image with its label mask (and a prediction) as coloured overlays and a legend.
@@ -672,10 +673,15 @@ def plot_segmentation(
     ``image``: any layout :func:`show_image` accepts, size H x W. ``mask`` and ``pred``:
     ``(H, W)`` integer class maps (``pred`` may also be ``(K, H, W)`` scores, argmaxed).
     Panels: image, ground truth, and prediction when given. Class ``background`` is
-    left transparent; ``ignore_index`` pixels are left uncoloured too.
+    left transparent; ``ignore_index`` pixels are left uncoloured too. ``errors=True``
+    (with ``pred``) adds a panel of the wrongly labelled pixels, each coloured by its
+    TRUE class (lesson 12), so the errors of each class can be told apart.
     Returns the new Figure, or ``ax`` with one inset per panel in ``ax.child_axes``.
     """
     alpha = check_probability("alpha", alpha)
+    errors = check_bool("errors", errors)
+    if errors and pred is None:
+        raise ValueError("errors=True needs pred: the errors are where pred differs from mask")
     background = None if background is None else check_int("background", background)
     ignore_index = None if ignore_index is None else check_int("ignore_index", ignore_index)
     img = _as_image(image, "image")
@@ -711,10 +717,11 @@ def plot_segmentation(
     names = _class_names(class_names, top + 1, "mask/pred")
     n = len(names)
     colours = _class_colours(n)
-    fig, axes = _grid_axes(1 + len(labels), 3, ax, cell=2.6)
+    panels = 1 + len(labels) + int(errors)
+    fig, axes = _grid_axes(panels, panels, ax, cell=2.6)
     _draw_image(axes[0], img, "image", "gray")
     present: set[int] = set()
-    for axis, (name, lab) in zip(axes[1:], labels.items(), strict=True):
+    for axis, (name, lab) in zip(axes[1 : 1 + len(labels)], labels.items(), strict=True):
         _draw_image(axis, img, name, "gray")
         overlay = np.zeros((h, w, 4))
         for k in np.unique(lab):
@@ -724,7 +731,27 @@ def plot_segmentation(
             overlay[lab == k] = colours[k]
         overlay[..., 3] *= alpha
         axis.imshow(overlay, interpolation="nearest")
+    false_alarm = False
+    if errors:
+        truth, guess = labels["ground truth"], labels["prediction"]
+        wrong = truth != guess
+        if ignore_index is not None:
+            wrong &= truth != ignore_index
+        faded = 0.3 * np.clip(img, 0.0, 1.0) + 0.7  # the scene in pale grey, under the errors
+        _draw_image(axes[-1], faded, f"errors ({100 * wrong.mean():.1f}% of pixels)", "gray",
+                    vmin=0.0, vmax=1.0)  # fmt: skip
+        overlay = np.zeros((h, w, 4))
+        for k in np.unique(truth[wrong]):
+            if k == background:  # a false alarm on the background: black
+                overlay[wrong & (truth == k)] = (0.0, 0.0, 0.0, 1.0)
+                false_alarm = True
+            else:
+                present.add(int(k))
+                overlay[wrong & (truth == k)] = colours[k]
+        axes[-1].imshow(overlay, interpolation="nearest")
     handles = [Patch(facecolor=colours[k], label=names[k]) for k in sorted(present)]
+    if errors and false_alarm:
+        handles.append(Patch(facecolor="black", label=f"{names[background]} (error)"))
     if handles:
         axes[-1].legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
