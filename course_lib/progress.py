@@ -123,6 +123,8 @@ def read_records(path: str | os.PathLike | None = None) -> list[dict]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise ValueError(f"path={str(path)!r} is not a progress record (a UTF-8 text file): {exc}") from None
     out = []
     for line in text.splitlines():
         try:

@@ -282,3 +282,12 @@ def test_pool_backward_names_none_inputs(backward):
         backward(None, x, 2)
     with pytest.raises(TypeError, match="x must be a numpy array"):
         backward(np.zeros((1, 1, 2, 2)), None, 2)
+
+
+def test_max_pool_of_booleans_is_a_logical_or_of_each_window():
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 3, 5, 7)) > 0.7
+    ours = max_pool2d(x, 2, padding=1)
+    as_float = torch.nn.functional.max_pool2d(torch.from_numpy(x).double(), 2, padding=1)
+    assert ours.dtype == bool
+    np.testing.assert_array_equal(ours, as_float.numpy() > 0)

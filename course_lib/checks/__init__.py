@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import html
 import inspect
 import io
@@ -848,19 +849,26 @@ def _exception_text(exc: BaseException) -> str:
     return text
 
 
-def _recorded(result: CheckResult) -> CheckResult:
-    """Append the verdict to the learner's progress record (course_lib.progress)."""
-    note = record_progress(result.exercise, result.status) if _is_exercise(result.exercise) else None
-    if note:
-        result = replace(result, message=f"{result.message}\n({note})")._with_cases(result.cases)
-    return result
+def _recorded(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
+    """A check whose verdict is also appended to the learner's progress record."""
+
+    @functools.wraps(check)
+    def recorded(exercise: str, *args: Any, **kwargs: Any) -> CheckResult:
+        result = check(exercise, *args, **kwargs)
+        note = record_progress(exercise, result.status) if _is_exercise(exercise) else None
+        if note:
+            result = replace(result, message=f"{result.message}\n({note})")._with_cases(result.cases)
+        return result
+
+    return recorded
 
 
 def _is_exercise(exercise: Any) -> bool:
     return isinstance(exercise, str) and bool(re.match(r"^Exercise \d+\.\d+$", exercise))
 
 
-def _judge_function(
+@_recorded
+def check_function(
     exercise: str,
     fn: Any,
     cases: Sequence[Case],
@@ -868,7 +876,15 @@ def _judge_function(
     mistakes: Sequence[Mistake] = (),
     compare: Callable[[Any, Any], str | None] = same_value,
 ) -> CheckResult:
-    """check_function's verdict, not yet recorded."""
+    """Run a learner's ``fn`` on every case and report the first that goes wrong.
+
+    Each case gets deep copies of its arguments; a function that changes its input
+    in place is reported, since later cells would see the damage. An exception raised
+    by ``fn`` is reported as the learner's, with its line; a case with ``raises`` must
+    raise that exception. The hint is the one of the :class:`Mistake` that explains the
+    failing case and agrees with the learner's answers on the most cases. The verdict
+    is added to the learner's progress record (:mod:`course_lib.progress`).
+    """
     cases = _check_cases(cases)
     mistakes = _check_mistakes(mistakes)
     compare = _check_compare(compare)
@@ -972,7 +988,8 @@ def _fits(fn: Any, case: Case) -> bool:
     return True
 
 
-def _judge_value(
+@_recorded
+def check_value(
     exercise: str,
     value: Any,
     expected: Any,
@@ -981,7 +998,10 @@ def _judge_value(
     compare: Callable[[Any, Any], str | None] = same_value,
     label: str = "your answer",
 ) -> CheckResult:
-    """check_value's verdict, not yet recorded."""
+    """Check a single value (a number, a kernel, a shape); ``...`` means not attempted.
+
+    The verdict is added to the learner's progress record (:mod:`course_lib.progress`).
+    """
     mistakes = _check_mistakes(mistakes)
     compare = _check_compare(compare)
     cases = (Case(str(label), (), expected=expected),)
@@ -999,41 +1019,3 @@ def _judge_value(
         message += f"\nhint: {hint}"
     result = CheckResult(exercise, FAILED, message, str(label), arrays=_picture(value, expected))
     return result._with_cases(cases)
-
-
-def check_function(
-    exercise: str,
-    fn: Any,
-    cases: Sequence[Case],
-    *,
-    mistakes: Sequence[Mistake] = (),
-    compare: Callable[[Any, Any], str | None] = same_value,
-) -> CheckResult:
-    """Run a learner's ``fn`` on every case and report the first that goes wrong.
-
-    Each case gets deep copies of its arguments; a function that changes its input
-    in place is reported, since later cells would see the damage. An exception raised
-    by ``fn`` is reported as the learner's, with its line; a case with ``raises`` must
-    raise that exception. The hint is the one of the :class:`Mistake` that explains the
-    failing case and agrees with the learner's answers on the most cases. The verdict
-    is added to the learner's progress record (:mod:`course_lib.progress`).
-    """
-    return _recorded(_judge_function(exercise, fn, cases, mistakes=mistakes, compare=compare))
-
-
-def check_value(
-    exercise: str,
-    value: Any,
-    expected: Any,
-    *,
-    mistakes: Sequence[Mistake] = (),
-    compare: Callable[[Any, Any], str | None] = same_value,
-    label: str = "your answer",
-) -> CheckResult:
-    """Check a single value (a number, a kernel, a shape); ``...`` means not attempted.
-
-    The verdict is added to the learner's progress record (:mod:`course_lib.progress`).
-    """
-    return _recorded(
-        _judge_value(exercise, value, expected, mistakes=mistakes, compare=compare, label=label)
-    )

@@ -87,7 +87,8 @@ def _torch_side(n: int, f: int, p: int, s: int, device: torch.device) -> int | s
 
 def _check_grid(grid) -> list[Setting]:
     """``grid`` as a list of (n, f, p, s) tuples of Python ints, each >= 0."""
-    if isinstance(grid, str | bytes | dict) or not isinstance(grid, Iterable):
+    zero_d = getattr(grid, "ndim", None) == 0  # a 0-d array claims to be iterable
+    if isinstance(grid, str | bytes | dict) or not isinstance(grid, Iterable) or zero_d:
         raise TypeError(
             f"grid={grid!r} must be a list of (n, f, p, s) settings or None, not "
             f"{type(grid).__name__}"

@@ -100,9 +100,12 @@ def _padded(xp, x, ph, pw, value):
     return pad2d(xp, x, ph, pw, value) if ph or pw else x
 
 
-def _lowest(xp, x) -> float:
-    """-inf, or the smallest value of an integer dtype: what max pooling pads with."""
-    return float("-inf") if is_floating(xp, x) else int(xp.iinfo(x.dtype).min)
+def _lowest(xp, x) -> float | bool:
+    """-inf, False for booleans (max is then a logical or), or the smallest value of an
+    integer dtype: what max pooling pads with."""
+    if is_floating(xp, x):
+        return float("-inf")
+    return False if x.dtype == xp.bool else int(xp.iinfo(x.dtype).min)
 
 
 def _window_max(xp, x, kernel, stride, out_hw):
