@@ -74,7 +74,7 @@ report: $(STAMP)
 # test`'s notebook runs); where a lesson changed since, the report runs first.
 site: $(STAMP)
 	@set -e; $(THROWAWAY_JUPYTER_DIRS); \
-	if ! $(BIN)/python tools/site.py --up-to-date; then \
+	if ! $(BIN)/python tools/build_site.py --up-to-date; then \
 	  $(BIN)/python tools/report.py --out build/report.md --executed build/executed || test $$? -eq 2; \
 	fi; \
-	$(BIN)/python tools/site.py
+	$(BIN)/python tools/build_site.py

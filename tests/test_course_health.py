@@ -187,7 +187,7 @@ def test_experiment_outcome_repeats(path, jupyter_dirs):
                 client.execute_cell(cell, index)
             runs.append(report.experiment_lines(nb))
     # the fresh kernel's run is the report's own (time, peak memory, outcome); with
-    # COURSE_EXECUTED_DIR set (make test) it is kept for the website (tools/site.py)
+    # COURSE_EXECUTED_DIR set (make test) it is kept for the website (tools/build_site.py)
     run = report.run_notebook(path, 600)
     assert not run.error, f"{path.name}: {run.error}"
     fresh = run.executed

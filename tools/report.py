@@ -149,7 +149,7 @@ def run_notebook(path: Path, timeout_s: int) -> LessonRun:
 
 
 def save_run(run: LessonRun, folder: Path, how: str) -> None:
-    """The executed notebook and its figures (<lesson>.json), for tools/site.py."""
+    """The executed notebook and its figures (<lesson>.json), for tools/build_site.py."""
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(run.executed, folder / run.notebook.name)
     figures = {"notebook": run.notebook.name, "wall_s": round(run.wall_s, 1),

@@ -18,7 +18,7 @@ built from a stale run); ``--up-to-date`` only says whether they all match.
   copy of MathJax's files; Django is not needed): nothing is loaded from outside the
   site (``tests/browser/test_site.py`` checks every page).
 
-    .venv/bin/python tools/site.py [--executed build/executed] [--out build/site]
+    .venv/bin/python tools/build_site.py [--executed build/executed] [--out build/site]
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def assemble(executed: Path, src: Path) -> list[str]:
     runs = lesson_runs(executed)
     if src.exists():
         shutil.rmtree(src)
-    shutil.copytree(ROOT / "site", src)
+    shutil.copytree(ROOT / "website", src)
     # MathJax 3 with SVG output: no web fonts, one script plus what it loads on demand
     es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
     target = src / "_static" / "mathjax"
@@ -164,7 +164,7 @@ def assemble(executed: Path, src: Path) -> list[str]:
             pages.append(Path(lesson["notebook"]).stem)
     finally:
         os.chdir(cwd)
-    index = (ROOT / "site" / "index.md").read_text(encoding="utf-8")
+    index = (ROOT / "website" / "index.md").read_text(encoding="utf-8")
     index = index.replace("{{ syllabus }}", syllabus(runs, titles))
     index = index.replace("{{ toctree }}", "\n".join(pages))
     (src / "index.md").write_text(index, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Sphinx configuration of the course's website (built by ``make site``, see tools/site.py).
+"""Sphinx configuration of the course's website (built by ``make site``, see tools/build_site.py).
 
 The pages are the lessons as executed once by ``make report`` (myst-nb renders them,
 executing nothing); maths is rendered by a local copy of MathJax, so the site loads
@@ -38,5 +38,5 @@ html_theme_options = {
 html_context = {"default_mode": "auto"}  # light or dark, as the reader's system is
 html_last_updated_fmt = None
 html_show_sourcelink = False
-# MathJax 3 (SVG output, so no web fonts), copied into _static/mathjax by tools/site.py
+# MathJax 3 (SVG output, so no web fonts), copied into _static/mathjax by tools/build_site.py
 mathjax_path = "mathjax/tex-svg.js"
