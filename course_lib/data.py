@@ -11,6 +11,7 @@ import struct
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,6 +72,19 @@ class DataSplits:
             f"DataSplits(train={len(self.train)}, val={len(self.val)}, test={len(self.test)}, "
             f"image_shape={tuple(x.shape[1:])}, classes={len(self.classes)})"
         )
+
+
+def check_splits(name: str, value: Any, *, allow_none: bool = False) -> DataSplits | None:
+    """``value`` if it is a :class:`DataSplits` (or None, when ``allow_none``), else a
+    TypeError naming ``name``: the one check every experiment's ``data=`` goes through."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, DataSplits):
+        expected = "a course_lib.data.DataSplits such as load_digits()"
+        if allow_none:
+            expected = "None (the lesson's own data) or " + expected
+        raise TypeError(f"{name} is a {type(value).__name__}; expected {expected}")
+    return value
 
 
 def _fraction(name: str, value) -> float:

@@ -379,6 +379,7 @@ TABLE: dict[str, Entry] = {
     "course_lib.device.resolve_device": E(lambda: A("cpu")),
     "course_lib.device.set_seed": E(lambda: A(3)),
     "course_lib.device.torch_threads": E(lambda: A(1)),
+    "course_lib.data.check_splits": E(lambda: A("data", splits8(), allow_none=True), **V()),
     "course_lib.frontend.detect_frontend": E(lambda: A({"VSCODE_PID": "1"}, {})),
     "course_lib.frontend.in_colab": E(lambda: A({})),
     "course_lib.frontend.frontend_name": E(lambda: A("colab")),

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from course_lib.data import Augment, DataSplits, load_digits
+from course_lib.data import Augment, DataSplits, check_splits, load_digits
 from course_lib.device import resolve_device, set_seed
 from course_lib.models import lenet5
 from course_lib.recipes import Recipe, train_with
@@ -67,15 +67,6 @@ def _check_recipe(recipe) -> Recipe:
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe is a {type(recipe).__name__}; expected a course_lib.recipes.Recipe")
     return recipe
-
-
-def _check_data(data) -> DataSplits | None:
-    if data is not None and not isinstance(data, DataSplits):
-        raise TypeError(
-            f"data is a {type(data).__name__}; expected None (the lesson's data) or a "
-            "course_lib.data.DataSplits"
-        )
-    return data
 
 
 def _threads(num_threads) -> int | None:
@@ -254,7 +245,7 @@ def augmentation_experiment(
     (``set_seed(seed)``) and follow ``recipe`` with ``seed`` and ``num_threads``.
     """
     recipe = _check_recipe(recipe)
-    data = _check_data(data)
+    data = check_splits("data", data, allow_none=True)
     if not isinstance(augment, Augment):
         raise TypeError(f"augment is a {type(augment).__name__}; expected a course_lib.data.Augment")
     n_per_class = check_int("n_per_class", n_per_class, minimum=1)
@@ -339,7 +330,7 @@ def flip_harm_experiment(
     with ``seed`` and ``num_threads``.
     """
     recipe = _check_recipe(recipe)
-    data = _check_data(data)
+    data = check_splits("data", data, allow_none=True)
     margin = check_number("margin", margin, minimum=0.0, below=1.0, what="a fraction in [0, 1)")
     seed = check_seed("seed", seed)
     num_threads = _threads(num_threads)

@@ -52,7 +52,7 @@ from torch import nn
 
 from course_lib import layers as course_layers
 from course_lib import ops
-from course_lib.data import DataSplits, load_digits
+from course_lib.data import DataSplits, check_splits, load_digits
 from course_lib.device import resolve_device, torch_threads
 from course_lib.train import Callback, History, fit
 from course_lib.validate import check_array, check_bool, check_choice, check_int, check_number
@@ -275,12 +275,6 @@ class _ValidationEvery(Callback):
         return torch.stack(self._hits).cpu().tolist() if self._hits else []
 
 
-def _check_data(data) -> DataSplits:
-    if not isinstance(data, DataSplits):
-        raise TypeError(f"data is a {type(data).__name__}; expected a course_lib.data.DataSplits")
-    return data
-
-
 def train_curve(
     model: nn.Module,
     data: DataSplits,
@@ -304,7 +298,7 @@ def train_curve(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model is a {type(model).__name__}; expected a torch.nn.Module")
-    data = _check_data(data)
+    data = check_splits("data", data)
     epochs = check_int("epochs", epochs, minimum=1, maximum=10_000)
     lr = _lr(lr)
     momentum = check_number("momentum", momentum, minimum=0.0, below=1.0)
@@ -345,7 +339,7 @@ def train_curve(
 
 
 def _digits(data: DataSplits | None, device: torch.device) -> DataSplits:
-    return load_digits(size=8, device=device) if data is None else _check_data(data)
+    return load_digits(size=8, device=device) if data is None else check_splits("data", data)
 
 
 def _seed(seed) -> int:

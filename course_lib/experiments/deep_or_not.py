@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course_lib.data import DataSplits, load_digits, load_digits_anywhere
+from course_lib.data import DataSplits, check_splits, load_digits, load_digits_anywhere
 from course_lib.device import resolve_device, set_seed, torch_threads
 from course_lib.models import lenet5
 from course_lib.recipes import LENET_RECIPE, Recipe, train_with
@@ -140,7 +140,7 @@ def train_lenet(
         raise TypeError(f"recipe is a {type(recipe).__name__}; expected a course_lib.recipes.Recipe")
     if recipe.time_budget_s is None:
         raise ValueError("recipe.time_budget_s=None: the claim is about a time budget; set one")
-    _check_data(data)
+    check_splits("data", data, allow_none=True)
     progress = check_bool("progress", progress)
     if data is None:
         data = load_digits(device=device)
@@ -256,14 +256,6 @@ class DeepOrNotResult:
         )
 
 
-def _check_data(data) -> None:
-    if data is not None and not isinstance(data, DataSplits):
-        raise TypeError(
-            f"data is a {type(data).__name__}; expected None (the default digits) or a "
-            "course_lib.data.DataSplits, e.g. load_digits()"
-        )
-
-
 def deep_or_not_experiment(
     data: DataSplits | None = None,
     recipe: Recipe = Recipe(),  # noqa: B008 -- frozen, so one shared default is safe
@@ -285,7 +277,7 @@ def deep_or_not_experiment(
     margin = check_number("margin", margin, minimum=0.0, below=1.0, what="a fraction in [0, 1)")
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe is a {type(recipe).__name__}; expected a course_lib.recipes.Recipe")
-    _check_data(data)
+    check_splits("data", data, allow_none=True)
     progress = check_bool("progress", progress)
     if data_name is not None and not isinstance(data_name, str):
         raise TypeError(f"data_name={data_name!r} must be a str or None")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course_lib.data import DataSplits, load_digits
+from course_lib.data import DataSplits, check_splits, load_digits
 from course_lib.device import resolve_device, set_seed, torch_threads
 from course_lib.models import googlenet_small
 from course_lib.recipes import Recipe, train_with
@@ -375,14 +375,6 @@ class GapResult:
         )
 
 
-def _check_data(data) -> None:
-    if data is not None and not isinstance(data, DataSplits):
-        raise TypeError(
-            f"data is a {type(data).__name__}; expected None (the course digits) or a "
-            "course_lib.data.DataSplits, e.g. load_digits()"
-        )
-
-
 def _train_accuracy(model: nn.Module, data: DataSplits, device: torch.device) -> float:
     x, y = data.train.tensors
     scores = predict(model, x, device=device)  # (N, classes)
@@ -409,7 +401,7 @@ def gap_experiment(
     one-cycle schedule peaking at ``lr``; every network initialised after
     ``set_seed(seed)``.
     """
-    _check_data(data)
+    check_splits("data", data, allow_none=True)
     device = resolve_device(device)
     min_ratio = check_number("min_ratio", min_ratio, minimum=1.0)
     max_drop = check_number("max_drop", max_drop, minimum=0.0, below=1.0, what="a fraction in [0, 1)")
@@ -543,7 +535,7 @@ def aux_heads_experiment(
     loss(main) + ``aux_weight`` * (loss(aux1) + loss(aux2)). ``data`` defaults to
     :func:`course_lib.data.load_digits` on ``device``.
     """
-    _check_data(data)
+    check_splits("data", data, allow_none=True)
     device = resolve_device(device)
     width = check_int("width", width, minimum=1)
     aux_weight = check_number("aux_weight", aux_weight, minimum=0.0)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_lib.data import DataSplits, load_digits
+from course_lib.data import DataSplits, check_splits, load_digits
 from course_lib.device import resolve_device, set_seed, torch_threads
 from course_lib.models import ResidualBlock, ResNet, plain_net, resnet_small
 from course_lib.recipes import Recipe, train_with
@@ -159,8 +159,7 @@ def degradation_experiment(
     About 10 s on one CPU thread with the defaults.
     """
     device = resolve_device(device)
-    if data is not None and not isinstance(data, DataSplits):
-        raise TypeError(f"data is a {type(data).__name__}; expected None or a DataSplits")
+    check_splits("data", data, allow_none=True)
     shallow = _check_depth("shallow", shallow)
     deep = _check_depth("deep", deep)
     if deep <= shallow:

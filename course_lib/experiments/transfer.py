@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from course_lib.data import DataSplits, load_digits_anywhere
+from course_lib.data import DataSplits, check_splits, load_digits_anywhere
 from course_lib.device import resolve_device, set_seed
 from course_lib.experiments.augmentation import few_labels
 from course_lib.models import lenet5
@@ -195,8 +195,7 @@ def transfer_experiment(
     for name, r in (("source_recipe", source_recipe), ("target_recipe", target_recipe)):
         if not isinstance(r, Recipe):
             raise TypeError(f"{name} is a {type(r).__name__}; expected a course_lib.recipes.Recipe")
-    if data is not None and not isinstance(data, DataSplits):
-        raise TypeError(f"data is a {type(data).__name__}; expected None or a DataSplits")
+    check_splits("data", data, allow_none=True)
     n_per_class = check_int("n_per_class", n_per_class, minimum=1)
     margin = check_number("margin", margin, minimum=0.0, below=1.0, what="a fraction in [0, 1)")
     seed = check_seed("seed", seed)
