@@ -5,7 +5,7 @@ dependencies must be exactly what a notebook needs. This check builds a new virt
 environment in a temporary folder, installs the course (with the exact versions of
 ``constraints.txt``) and ``ipykernel`` into it, shows that none of the development or
 browser tools came along, registers that environment as a Jupyter kernel, and runs
-lessons 00-05 top to bottom in it under nbclient (driven from this interpreter),
+every lesson top to bottom in it under nbclient (driven from this interpreter),
 with no network but loopback (``tools/offline.sh``). CI runs it (``.ci/run``):
 
     .venv/bin/python tools/fresh_venv_check.py [--lessons 00 01 ...]
@@ -87,7 +87,8 @@ def run_lessons(python: Path, lessons: list[str], tmp: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lessons", nargs="+", default=["00", "01", "02", "03", "04", "05"])
+    every = [p.name[:2] for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    parser.add_argument("--lessons", nargs="+", default=every, help="default: every lesson")
     parser.add_argument("--venv", type=Path, help="an already built venv: only run the lessons")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="course-fresh-venv-") as tmp:
