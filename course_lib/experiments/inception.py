@@ -375,6 +375,17 @@ class GapResult:
         )
 
 
+def _recipe_and_data(data, epochs, lr, batch_size, seed, num_threads, device):
+    """Both training experiments' recipe, their data (the course digits by default) and
+    its number of input channels."""
+    recipe = Recipe(
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, time_budget_s=None,
+        num_threads=_threads(num_threads),
+    )  # fmt: skip
+    data = load_digits(device=device) if data is None else data
+    return recipe, data, data.train.tensors[0].shape[1]
+
+
 def _train_accuracy(model: nn.Module, data: DataSplits, device: torch.device) -> float:
     x, y = data.train.tensors
     scores = predict(model, x, device=device)  # (N, classes)
@@ -406,13 +417,9 @@ def gap_experiment(
     min_ratio = check_number("min_ratio", min_ratio, minimum=1.0)
     max_drop = check_number("max_drop", max_drop, minimum=0.0, below=1.0, what="a fraction in [0, 1)")
     seed = check_seed("seed", seed)
-    recipe = Recipe(
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, time_budget_s=None,
-        num_threads=_threads(num_threads),
-    )  # fmt: skip
-    if data is None:
-        data = load_digits(device=device)
-    in_channels = data.train.tensors[0].shape[1]
+    recipe, data, in_channels = _recipe_and_data(
+        data, epochs, lr, batch_size, seed, num_threads, device
+    )
     head_params, params, train_acc, test_acc = {}, {}, {}, {}
     for head in GAP_HEADS:
         set_seed(seed)
@@ -542,13 +549,9 @@ def aux_heads_experiment(
     target = check_number("target", target, minimum=0.0, maximum=1.0, what="a fraction in [0, 1]")
     band = check_number("band", band, minimum=0.0, maximum=1.0, what="a fraction in [0, 1]")
     seed = check_seed("seed", seed)
-    recipe = Recipe(
-        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, time_budget_s=None,
-        num_threads=_threads(num_threads),
-    )  # fmt: skip
-    if data is None:
-        data = load_digits(device=device)
-    in_channels = data.train.tensors[0].shape[1]
+    recipe, data, in_channels = _recipe_and_data(
+        data, epochs, lr, batch_size, seed, num_threads, device
+    )
     train_acc, test_acc, loss, params, aux_acc = {}, {}, {}, {}, {}
     for name, aux in (("with aux", True), ("without aux", False)):
         set_seed(seed)
