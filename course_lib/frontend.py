@@ -66,7 +66,7 @@ def detect_frontend(
         raise TypeError(f"environ must be a mapping such as os.environ, not {type(environ).__name__}")
     if not isinstance(modules, Mapping):
         raise TypeError(f"modules must be a mapping such as sys.modules, not {type(modules).__name__}")
-    if "google.colab" in modules:
+    if in_colab(modules):
         return "colab"
     shell = _shell_kind(modules)
     if shell == "kernel":

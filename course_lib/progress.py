@@ -40,6 +40,7 @@ from course_lib.validate import check_path
 __all__ = [
     "ENV_VAR",
     "EXERCISES",
+    "EXERCISE_ID",
     "Progress",
     "latest_status",
     "lesson_of",
@@ -53,7 +54,7 @@ __all__ = [
 ENV_VAR = "COURSE_PROGRESS_DIR"
 FILE_NAME = "progress.jsonl"
 STATUSES = ("passed", "failed", "not attempted")
-_EXERCISE_ID = re.compile(r"^Exercise (\d+)\.(\d+)$")
+EXERCISE_ID = re.compile(r"^Exercise (\d+)\.(\d+)$")  # what a lesson's check is called
 _warned: set[str] = set()
 
 
@@ -82,7 +83,7 @@ def lesson_of(exercise: str) -> str:
     """'Exercise 4.1' -> '04'."""
     if not isinstance(exercise, str):
         raise TypeError(f"exercise must be a string such as 'Exercise 4.1', not {type(exercise).__name__}")
-    match = _EXERCISE_ID.match(exercise)
+    match = EXERCISE_ID.match(exercise)
     if not match:
         raise ValueError(f"exercise={exercise!r} is not of the form 'Exercise N.k'")
     return f"{int(match.group(1)):02d}"

@@ -26,11 +26,18 @@ from course_lib.progress import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FENCE = re.compile(r"```python\n(.*?)```", re.S)
 
-_spec = importlib.util.spec_from_file_location("course_exercises", ROOT / "tools" / "exercises.py")
-exercises_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(exercises_tool)
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"course_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+exercises_tool = _tool("exercises")
+solutions = _tool("solutions")
 
 
 @pytest.fixture
@@ -106,17 +113,12 @@ def test_bad_records_and_arguments(folder):
 
 def _run_solutions(notebook: Path) -> int:
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     namespace: dict = {}
-    code = "\n".join(line for line in setup.splitlines() if not line.lstrip().startswith(("%", "!")))
-    exec(compile(code, "<setup>", "exec"), namespace)
+    exec(compile(solutions.setup_code(cells), "<setup>", "exec"), namespace)
     count = 0
-    for cell in cells:
-        text = "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and "<summary>Solution" in text:
-            for block in FENCE.findall(text):
-                exec(compile(block, "<solution>", "exec"), namespace)
-                count += 1
+    for _, _, code in solutions.solutions(cells):
+        exec(compile(code, "<solution>", "exec"), namespace)
+        count += 1
     return count
 
 

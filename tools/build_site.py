@@ -24,7 +24,6 @@ built from a stale run); ``--up-to-date`` only says whether they all match.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import io
 import json
@@ -40,10 +39,9 @@ from pathlib import Path
 import mathjax
 import matplotlib
 import nbformat
+import solutions  # tools/solutions.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
-FENCE = re.compile(r"(```python\n(.*?)```)", re.S)
-SOLUTION = re.compile(r"<summary>Solution to (Exercise \d+\.\d+)</summary>")
 EXPERIMENT = "Experiment:"
 
 
@@ -52,33 +50,16 @@ def _title(nb: nbformat.NotebookNode) -> str:
     return first.lstrip("# ").strip()
 
 
-def _python_only(code: str) -> str:
-    return "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
-
-
-def _last_value(code: str, namespace: dict):
-    tree = ast.parse(code)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, "<solution>", "exec"), namespace)
-    return None if last is None else eval(compile(ast.Expression(last.value), "<solution>", "eval"), namespace)
-
-
 def solution_verdicts(nb: nbformat.NotebookNode) -> dict[str, str]:
     """exercise id -> the check's verdict on the lesson's own solution, run here."""
-    setup = next("".join(c.source) for c in nb.cells if c.cell_type == "code")
     namespace: dict = {}
     verdicts = {}
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(_python_only(setup), "<setup>", "exec"), namespace)
-        for cell in nb.cells:
-            text = "".join(cell.source)
-            match = SOLUTION.search(text) if cell.cell_type == "markdown" else None
-            if not match:
-                continue
-            for _, code in FENCE.findall(text):
-                result = _last_value(code, namespace)
-                if hasattr(result, "status") and hasattr(result, "message"):
-                    verdicts[match.group(1)] = str(result).splitlines()[0]
+        exec(compile(solutions.setup_code(nb.cells), "<setup>", "exec"), namespace)
+        for _, exercise, code in solutions.solutions(nb.cells):
+            result = solutions.run_and_return_last(code, namespace)
+            if hasattr(result, "status") and hasattr(result, "message"):
+                verdicts[exercise] = str(result).splitlines()[0]
     return verdicts
 
 
@@ -96,7 +77,7 @@ def add_verdicts(nb: nbformat.NotebookNode, verdicts: dict[str, str]) -> None:
     """Put each verdict inside its solution's toggle, after the code."""
     for cell in nb.cells:
         text = "".join(cell.source)
-        match = SOLUTION.search(text) if cell.cell_type == "markdown" else None
+        match = solutions.SUMMARY.search(text) if cell.cell_type == "markdown" else None
         if match and match.group(1) in verdicts and "</details>" in text:
             verdict = verdicts[match.group(1)]
             note = f'\n<p class="course-verdict">The check, run on this solution: {verdict}</p>\n\n'
@@ -138,9 +119,8 @@ def syllabus(runs: list[dict], titles: dict[str, str]) -> str:
     return "\n".join(rows) + f"\n\nRuntimes measured by {' and '.join(how)}."
 
 
-def assemble(executed: Path, src: Path) -> list[str]:
-    """The Sphinx source folder; returns the lesson page names in order."""
-    runs = lesson_runs(executed)
+def assemble(executed: Path, src: Path, runs: list[dict]) -> list[str]:
+    """The Sphinx source folder, from :func:`lesson_runs`; returns the page names in order."""
     if src.exists():
         shutil.rmtree(src)
     shutil.copytree(ROOT / "website", src)
@@ -171,11 +151,11 @@ def assemble(executed: Path, src: Path) -> list[str]:
     return pages
 
 
-def build(executed: Path, out: Path) -> float:
+def build(executed: Path, out: Path, runs: list[dict]) -> float:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="course-site-") as tmp:
         src = Path(tmp) / "src"
-        assemble(executed, src)
+        assemble(executed, src, runs)
         if out.exists():
             shutil.rmtree(out)
         subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "--keep-going",
@@ -191,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="build nothing; exit 1 unless every lesson has a current run")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        lesson_runs(args.executed)
+        runs = lesson_runs(args.executed)
     except LookupError as exc:
         print(f"site: {exc}: run `make report` (or `make site`, which runs it)", file=sys.stderr)
         return 1
@@ -199,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     matplotlib.use("Agg")
     os.environ.setdefault("COURSE_PROGRESS_DIR", tempfile.mkdtemp(prefix="course-progress-"))
-    seconds = build(args.executed.resolve(), args.out.resolve())
+    seconds = build(args.executed.resolve(), args.out.resolve(), runs)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     pages = len(list(args.out.glob("[0-9][0-9]_*.html")))
     print(f"site: {pages} lesson pages in {args.out} ({size / 2**20:.1f} MB), built in {seconds:.0f} s")

@@ -50,7 +50,6 @@ import inspect
 import io
 import linecache
 import math
-import re
 import sysconfig
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,6 +60,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from course_lib.progress import EXERCISE_ID
 from course_lib.progress import record as record_progress
 from course_lib.validate import check_int, check_number, is_integer, is_number
 
@@ -855,16 +855,13 @@ def _recorded(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
     @functools.wraps(check)
     def recorded(exercise: str, *args: Any, **kwargs: Any) -> CheckResult:
         result = check(exercise, *args, **kwargs)
-        note = record_progress(exercise, result.status) if _is_exercise(exercise) else None
+        is_exercise = isinstance(exercise, str) and EXERCISE_ID.match(exercise)
+        note = record_progress(exercise, result.status) if is_exercise else None
         if note:
             result = replace(result, message=f"{result.message}\n({note})")._with_cases(result.cases)
         return result
 
     return recorded
-
-
-def _is_exercise(exercise: Any) -> bool:
-    return isinstance(exercise, str) and bool(re.match(r"^Exercise \d+\.\d+$", exercise))
 
 
 @_recorded
